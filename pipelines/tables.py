@@ -1,0 +1,95 @@
+"""Where each logical table and streaming checkpoint lives.
+
+Every location derives from ``lake.root``: ``<root>/<layer>/<table>`` for data
+and ``<root>/_checkpoints/<query>`` for checkpoints, so one setting moves the
+whole lake between a local folder, ``s3a://``, ``abfss://`` or ``gs://``. When
+``lake.catalog`` is set, ``register_catalog_tables`` also names each table in
+the catalog as ``<catalog>.<layer>_<table>`` over the same location.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from pipelines.config import Settings
+from pipelines.vocabulary import Table
+
+log = logging.getLogger(__name__)
+
+
+def table_path(settings: Settings, table: Table) -> str:
+    layer, name = table.value.split(".", 1)
+    return f"{settings.lake.root.rstrip('/')}/{layer}/{name}"
+
+
+def checkpoint_path(settings: Settings, query_name: str) -> str:
+    return f"{settings.lake.checkpoint_root.rstrip('/')}/{query_name}"
+
+
+def catalog_name(settings: Settings, table: Table) -> str | None:
+    if not settings.lake.catalog:
+        return None
+    layer, name = table.value.split(".", 1)
+    return f"{settings.lake.catalog}.{layer}_{name}"
+
+
+def table_exists(spark: SparkSession, settings: Settings, table: Table) -> bool:
+    return DeltaTable.isDeltaTable(spark, table_path(settings, table))
+
+
+def read_table(spark: SparkSession, settings: Settings, table: Table, version: int | None = None) -> DataFrame:
+    """Read a table, at ``version`` when given (Delta time travel)."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(table_path(settings, table))
+
+
+def delta_table(spark: SparkSession, settings: Settings, table: Table) -> DeltaTable:
+    return DeltaTable.forPath(spark, table_path(settings, table))
+
+
+def current_version(spark: SparkSession, settings: Settings, table: Table) -> int | None:
+    """Return the latest committed version of ``table``, or None if it does not exist."""
+    if not table_exists(spark, settings, table):
+        return None
+    history = delta_table(spark, settings, table).history(1).select("version").collect()
+    return int(history[0][0])
+
+
+def ensure_table(
+    spark: SparkSession,
+    settings: Settings,
+    table: Table,
+    schema: StructType,
+    partition_by: tuple[str, ...] = (),
+    properties: dict[str, str] | None = None,
+) -> None:
+    """Create ``table`` empty with ``schema`` if it does not exist yet.
+
+    Creating tables up front gives streams and MERGE a fixed schema and lets
+    readers query a layer before its first batch arrives.
+    """
+    path = table_path(settings, table)
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
+    builder.execute()
+    log.debug("table %s ready at %s", table.value, path)
+
+
+def register_catalog_tables(spark: SparkSession, settings: Settings) -> None:
+    """Name every existing table in ``lake.catalog`` (external tables by location)."""
+    if not settings.lake.catalog:
+        return
+    schema = settings.lake.catalog
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for table in Table:
+        if table_exists(spark, settings, table):
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {catalog_name(settings, table)} USING DELTA LOCATION '{table_path(settings, table)}'")
