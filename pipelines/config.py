@@ -321,7 +321,7 @@ def load_meters(path: Path, problems: list[str]) -> list[Meter]:
 
 def _meter(entry: dict, where: str, problems: list[str]) -> Meter | None:
     name = str(entry.get("name", ""))
-    if not METER_NAME_PATTERN.match(name):
+    if not METER_NAME_PATTERN.fullmatch(name):
         problems.append(f"{where}: name must match {METER_NAME_PATTERN.pattern}, found {name!r}")
     aggregation_name = str(entry.get("aggregation", "")).upper()
     valid = [item.value for item in Aggregation]
@@ -332,11 +332,11 @@ def _meter(entry: dict, where: str, problems: list[str]) -> Meter | None:
     value_path = entry.get("value_path")
     if aggregation is not Aggregation.COUNT and not value_path:
         problems.append(f"{where} ({name}): aggregation {aggregation_name} needs a value_path such as '$.quantity'")
-    if value_path and not VALUE_PATH_PATTERN.match(str(value_path)):
+    if value_path and not VALUE_PATH_PATTERN.fullmatch(str(value_path)):
         problems.append(f"{where} ({name}): value_path must look like '$.field' or '$.a.b', found {value_path!r}")
     group_by = tuple(str(item) for item in entry.get("group_by") or [])
     for dimension in group_by:
-        if not DIMENSION_PATTERN.match(dimension):
+        if not DIMENSION_PATTERN.fullmatch(dimension):
             problems.append(f"{where} ({name}): dimension {dimension!r} must match {DIMENSION_PATTERN.pattern}")
     event_type = str(entry.get("event_type", ""))
     if not event_type:
@@ -381,7 +381,7 @@ def load_tenants(path: Path, problems: list[str]) -> dict[str, Tenant]:
 
 def _add_tenant(tenants: dict[str, Tenant], entry: dict, defaults: dict, where: str, problems: list[str]) -> None:
     tenant_id = str(entry.pop("id", ""))
-    if not TENANT_ID_PATTERN.match(tenant_id):
+    if not TENANT_ID_PATTERN.fullmatch(tenant_id):
         problems.append(f"{where}: tenant id must match {TENANT_ID_REGEX}, found {tenant_id!r}")
         return
     if tenant_id in tenants:

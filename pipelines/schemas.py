@@ -75,7 +75,7 @@ SILVER_QUARANTINE = StructType(
     KAFKA_COORDINATES
     + [
         StructField(C.REASON_CODE, StringType(), False),
-        StructField(C.REASONS, ArrayType(StringType(), False), False),
+        StructField(C.REASONS, ArrayType(StringType(), True), False),
         # The tenant id when the subject passed the tenant id pattern, else NULL;
         # a hostile subject stays in raw_subject and never reaches a path.
         StructField(C.TENANT_ID, StringType(), True),

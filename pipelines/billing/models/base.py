@@ -1,0 +1,164 @@
+"""The shared base of the pricing models and the helpers that parse their properties.
+
+A model is built from a charge's ``properties`` mapping. It validates them in
+its constructor, appending every problem to ``problems`` instead of raising, so
+that a plan file reports all of its defects at once. ``price`` is pure: it
+takes a quantity (and, for percentage charges, the per-event values) and
+returns the unrounded amount with a breakdown; the caller rounds the line.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any, ClassVar
+
+from pipelines.billing.money import BILLING_CONTEXT
+from pipelines.billing.vocabulary import PricingModel
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class ChargeUsage:
+    """Usage of one charge within one service window.
+
+    ``quantity`` is the meter's aggregated quantity (for a flat fee, the
+    fraction of the period served). ``transactions`` holds the per-event values
+    in event-time order; only percentage charges read them. ``price_key`` is the
+    dimension value that selects a price from a price book. A flat fee reads
+    ``days_served`` and ``days_in_period`` to prorate without dividing first.
+    """
+
+    quantity: Decimal
+    transactions: tuple[Decimal, ...] = ()
+    price_key: str | None = None
+    days_served: int | None = None
+    days_in_period: int | None = None
+
+
+@dataclass(frozen=True)
+class PricedAmount:
+    """An unrounded amount, the units it bills and how it was computed."""
+
+    amount: Decimal
+    units: Decimal
+    unit_price: Decimal | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ChargeModel(ABC):
+    """A pricing model: validated properties and a pure ``price`` function."""
+
+    model: ClassVar[PricingModel]
+    # Property names the model accepts; anything else is reported as unknown.
+    accepted_properties: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, properties: Mapping[str, Any], where: str, problems: list[str]):
+        self.where = where
+        unknown = sorted(set(properties) - self.accepted_properties)
+        if unknown:
+            problems.append(f"{where}: unknown properties {unknown} for model {self.model.value}; "
+                            f"valid properties are {sorted(self.accepted_properties)}")
+
+    def price(self, usage: ChargeUsage) -> PricedAmount:
+        """Return the unrounded amount for ``usage``, computed in ``BILLING_CONTEXT``."""
+        if usage.quantity < 0:
+            raise ValueError(f"{self.where}: quantity must not be negative, found {usage.quantity}")
+        with localcontext(BILLING_CONTEXT):
+            return self._price(usage)
+
+    @abstractmethod
+    def _price(self, usage: ChargeUsage) -> PricedAmount:
+        """Compute the amount; runs inside the billing decimal context."""
+
+    @property
+    def needs_transactions(self) -> bool:
+        return False
+
+
+def read_decimal(
+    properties: Mapping[str, Any],
+    key: str,
+    where: str,
+    problems: list[str],
+    *,
+    required: bool = True,
+    default: Decimal | None = None,
+    positive: bool = False,
+) -> Decimal | None:
+    """Read a non-negative decimal written as a string; floats are rejected.
+
+    A YAML float such as ``0.1`` is already binary when it reaches Python, so
+    the exact value the author meant is lost; the message asks for quotes.
+    """
+    if key not in properties or properties[key] is None:
+        if required:
+            problems.append(f"{where}: {key} is missing; write it as a decimal string such as \"0.10\"")
+        return default
+    value = properties[key]
+    if isinstance(value, bool) or isinstance(value, float):
+        problems.append(f"{where}: {key} must be a decimal string such as \"{value}\" in quotes, found float {value!r}")
+        return default
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        problems.append(f"{where}: {key} must be a decimal string, found {value!r}")
+        return default
+    if not number.is_finite() or number < 0:
+        problems.append(f"{where}: {key} must be a finite decimal >= 0, found {value!r}")
+        return default
+    if positive and number == 0:
+        problems.append(f"{where}: {key} must be greater than 0, found {value!r}")
+        return default
+    return number
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One price tier: units in ``(lower, upper]`` (``upper`` None means unbounded)."""
+
+    lower: Decimal
+    upper: Decimal | None
+    unit_price: Decimal
+    flat_fee: Decimal
+
+
+def read_tiers(properties: Mapping[str, Any], where: str, problems: list[str]) -> tuple[Tier, ...]:
+    """Parse ``tiers``: ascending inclusive ``up_to`` bounds, the last one null.
+
+    ``up_to`` is inclusive, so a quantity exactly on a bound belongs to the
+    lower tier; the next tier starts just above it.
+    """
+    raw_tiers = properties.get("tiers")
+    if not isinstance(raw_tiers, Sequence) or isinstance(raw_tiers, str) or not raw_tiers:
+        problems.append(f"{where}: tiers must be a non-empty list of {{up_to, unit_price, flat_fee}}, found {raw_tiers!r}")
+        return ()
+    tiers: list[Tier] = []
+    lower = ZERO
+    for index, raw in enumerate(raw_tiers):
+        tier_where = f"{where}.tiers[{index}]"
+        if not isinstance(raw, Mapping):
+            problems.append(f"{tier_where}: expected a mapping, found {raw!r}")
+            continue
+        unknown = sorted(set(raw) - {"up_to", "unit_price", "flat_fee"})
+        if unknown:
+            problems.append(f"{tier_where}: unknown keys {unknown}; valid keys are ['flat_fee', 'unit_price', 'up_to']")
+        is_last = index == len(raw_tiers) - 1
+        upper = None
+        if raw.get("up_to") is not None:
+            upper = read_decimal(raw, "up_to", tier_where, problems, positive=True)
+            if upper is not None and upper <= lower:
+                problems.append(f"{tier_where}: up_to must be greater than the previous bound {lower}, found {upper}")
+        if is_last and upper is not None:
+            problems.append(f"{tier_where}: the last tier must have up_to: null (unbounded), found {upper}")
+        if not is_last and upper is None:
+            problems.append(f"{tier_where}: only the last tier may be unbounded; set up_to")
+        unit_price = read_decimal(raw, "unit_price", tier_where, problems, required=False, default=ZERO)
+        flat_fee = read_decimal(raw, "flat_fee", tier_where, problems, required=False, default=ZERO)
+        tiers.append(Tier(lower=lower, upper=upper, unit_price=unit_price or ZERO, flat_fee=flat_fee or ZERO))
+        if upper is not None and upper > lower:
+            lower = upper
+    return tuple(tiers)

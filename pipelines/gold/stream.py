@@ -1,0 +1,88 @@
+"""Silver to ``gold.usage_hourly`` and ``gold.usage_daily``.
+
+Each micro-batch of new silver rows names the (tenant, hour) and (tenant, day)
+windows it touches; those windows are recomputed from the whole of silver and
+MERGEd into gold (update when present, insert otherwise). Recomputing instead
+of adding makes the sink idempotent: a batch replayed after a crash writes the
+same rows again, a late event updates the hour it belongs to, and UNIQUE_COUNT
+and LATEST stay exact, which adding partial results could not give.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from pipelines.config import Settings
+from pipelines.gold.aggregate import DAY, HOUR, aggregate_usage, events_in_windows, meter_readings, window_keys
+from pipelines.schemas import GOLD_USAGE
+from pipelines.tables import checkpoint_path, delta_table, ensure_table, read_table, table_path
+from pipelines.vocabulary import Column as C
+from pipelines.vocabulary import Table
+
+log = logging.getLogger(__name__)
+
+QUERY_NAME = "gold_usage"
+GOLD_TABLES = {HOUR: Table.GOLD_HOURLY, DAY: Table.GOLD_DAILY}
+GOLD_KEY = (C.TENANT_ID, C.METER, C.DIMENSIONS, C.WINDOW_START)
+
+
+def create_gold_tables(spark: SparkSession, settings: Settings) -> None:
+    for table in GOLD_TABLES.values():
+        ensure_table(spark, settings, table, GOLD_USAGE, partition_by=(C.TENANT_ID,))
+
+
+def start_gold_stream(spark: SparkSession, settings: Settings, run_once: bool) -> StreamingQuery:
+    """Start the silver-to-gold query (``availableNow`` when ``run_once``)."""
+    create_gold_tables(spark, settings)
+    silver = (
+        spark.readStream.format("delta")
+        # Silver only ever gains rows; maintenance commits (OPTIMIZE) carry no
+        # data change and are skipped by the Delta source on their own.
+        .option("skipChangeCommits", "true")
+        .load(table_path(settings, Table.SILVER_EVENTS))
+    )
+    writer = (
+        silver.writeStream.queryName(QUERY_NAME)
+        .foreachBatch(lambda batch, batch_id: process_silver_batch(batch, batch_id, settings))
+        .option("checkpointLocation", checkpoint_path(settings, QUERY_NAME))
+    )
+    writer = writer.trigger(availableNow=True) if run_once else writer.trigger(
+        processingTime=f"{settings.ingest.trigger_interval_seconds} seconds")
+    return writer.start()
+
+
+def process_silver_batch(silver_batch: DataFrame, batch_id: int, settings: Settings) -> None:
+    """Recompute every hourly and daily window that the batch's events touch."""
+    started = time.monotonic()
+    spark = silver_batch.sparkSession
+    batch = silver_batch.select(C.TENANT_ID, C.EVENT_TIME).persist()
+    try:
+        tenants = [row[0] for row in batch.select(C.TENANT_ID).distinct().collect()]
+        if not tenants:
+            return
+        silver = read_table(spark, settings, Table.SILVER_EVENTS).filter(F.col(C.TENANT_ID).isin(tenants))
+        for window, table in GOLD_TABLES.items():
+            recompute_windows(spark, settings, silver, window_keys(batch, window), window, table, tenants)
+    finally:
+        batch.unpersist()
+    log.info("gold batch %s: recomputed windows of %d tenants in %.1fs", batch_id, len(tenants), time.monotonic() - started)
+
+
+def recompute_windows(spark: SparkSession, settings: Settings, silver: DataFrame, keys: DataFrame,
+                      window: str, table: Table, tenants: list[str]) -> None:
+    """Aggregate silver over ``keys`` and upsert the result into ``table``."""
+    usage = aggregate_usage(meter_readings(events_in_windows(silver, keys, window), settings.meters), window)
+    tenant_list = ", ".join("'" + tenant.replace("'", "''") + "'" for tenant in tenants)
+    condition = f"t.{C.TENANT_ID} IN ({tenant_list}) AND " + " AND ".join(f"t.{key} = s.{key}" for key in GOLD_KEY)
+    (
+        delta_table(spark, settings, table).alias("t")
+        .merge(usage.alias("s"), condition)
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )

@@ -1,0 +1,62 @@
+"""Parse bronze records as CloudEvents 1.0 structured-mode JSON.
+
+Parsing never drops a record: a value that is not JSON, or not a JSON object,
+comes out with ``is_malformed`` or ``is_not_object`` set, so validation can
+quarantine it with its reason.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from pipelines.schemas import CLOUD_EVENT_ENVELOPE
+from pipelines.vocabulary import Column as C
+
+CORRUPT_RECORD = "_corrupt_record"
+ENVELOPE = "envelope"
+VALUE_TEXT = "value_text"
+
+# RFC 3339 date-time with a mandatory offset; fractions up to microseconds,
+# which is what a Spark timestamp stores.
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\z"
+
+_PARSE_SCHEMA = StructType(CLOUD_EVENT_ENVELOPE.fields + [StructField(CORRUPT_RECORD, StringType(), True)])
+_PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD, "allowNonNumericNumbers": "false"}
+
+
+def parse_events(bronze: DataFrame) -> DataFrame:
+    """Add the parsed envelope fields, the event time in UTC and parse flags.
+
+    Output columns, besides the bronze ones: ``id``, ``source``,
+    ``specversion``, ``type``, ``subject``, ``time`` (raw text), ``data`` (raw
+    JSON text of the object), ``event_time`` (UTC timestamp or NULL),
+    ``is_malformed`` and ``is_not_object``.
+    """
+    text = F.col(C.KAFKA_VALUE).cast("string")
+    trimmed = F.ltrim(text)
+    parsed = bronze.withColumn(VALUE_TEXT, text).withColumn(
+        ENVELOPE, F.from_json(F.col(VALUE_TEXT), _PARSE_SCHEMA, _PARSE_OPTIONS)
+    )
+
+    is_object_text = trimmed.startswith("{")
+    is_malformed = (
+        F.col(VALUE_TEXT).isNull()
+        | (F.length(F.trim(F.col(VALUE_TEXT))) == 0)
+        | (is_object_text & (F.col(ENVELOPE).isNull() | F.col(f"{ENVELOPE}.{CORRUPT_RECORD}").isNotNull()))
+        # from_json stops after the first object and ignores what follows it.
+        # NOTE: text after the object that itself ends in "}" still passes.
+        | (is_object_text & ~F.rtrim(F.col(VALUE_TEXT)).endswith("}"))
+        | (~is_object_text & F.expr(f"try_parse_json({VALUE_TEXT})").isNull())
+    )
+    envelope_fields = [F.col(f"{ENVELOPE}.{field.name}").alias(field.name) for field in CLOUD_EVENT_ENVELOPE.fields]
+
+    return parsed.select(
+        *bronze.columns,
+        *envelope_fields,
+        F.when(F.col(f"{ENVELOPE}.time").rlike(RFC3339_PATTERN), F.expr(f"try_cast({ENVELOPE}.time AS TIMESTAMP)"))
+        .alias(C.EVENT_TIME),
+        is_malformed.alias("is_malformed"),
+        (~is_malformed & ~is_object_text).alias("is_not_object"),
+    )

@@ -1,0 +1,32 @@
+"""``meterhouse stream``: run the bronze, silver and gold queries."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipelines.config import Settings
+from pipelines.streams.runner import LAYERS, run_layers_continuously, run_layers_once
+
+
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    stream = subparsers.add_parser("stream", help="run the bronze, silver and gold streams")
+    stream.add_argument("--layer", choices=[*LAYERS, "all"], default="all", help="which query to run (default: all)")
+    stream.add_argument("--once", action="store_true",
+                        help="process what is available now and stop (for scheduled incremental runs)")
+    stream.add_argument("--timeout", type=float, default=None, help="stop continuous streams after this many seconds")
+    stream.set_defaults(handler=run_stream)
+
+
+def run_stream(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.session import get_or_build_session
+
+    spark = get_or_build_session(settings)
+    layers = list(LAYERS) if args.layer == "all" else [args.layer]
+    if args.once:
+        runs = run_layers_once(spark, settings, layers)
+    else:
+        runs = run_layers_continuously(spark, settings, layers, args.timeout)
+    for run in runs:
+        print(f"{run.layer:<7} {run.batches:>5} batches {run.input_rows:>10} rows {run.seconds:>8.1f} s "
+              f"{run.rows_per_second:>10.0f} rows/s")
+    return 0
