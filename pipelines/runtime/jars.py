@@ -7,9 +7,10 @@ Two sets live under ``.cache/jars`` in the project folder (ignored by git):
   session never loads two versions of one library.
 - ``kafka``: Apache Kafka's broker jars for the local KRaft broker.
 
-Maven resolves them with ``infra/jars/*-pom.xml`` into ``.cache/m2``. A second
-run finds the stamp file and the jars and touches no network; ``mvn -o`` is used
-when the local repository is already populated.
+They are resolved the way Spark resolves ``--packages``: with Apache Ivy, using
+the Ivy jar inside the pyspark wheel and Maven Central, from the module files
+``infra/jars/*-ivy.xml``. Only Java is needed, not Maven. Ivy's cache is
+``.cache/ivy``; a second run finds the stamp file and touches no network.
 
 On clusters Spark gets the same artifacts with ``--packages`` instead (see the
 README); this module is for local runs and tests only.
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 
 CACHE_DIR = PROJECT_ROOT / ".cache"
 JARS_DIR = CACHE_DIR / "jars"
-MAVEN_REPO = CACHE_DIR / "m2"
-POM_DIR = PROJECT_ROOT / "infra" / "jars"
+IVY_CACHE = CACHE_DIR / "ivy"
+MODULE_DIR = PROJECT_ROOT / "infra" / "jars"
 
 SPARK_JAR_SET = "spark"
 KAFKA_JAR_SET = "kafka"
@@ -48,7 +49,7 @@ def ensure_jars(jar_set: str) -> list[Path]:
     stamp = target / ".complete"
     if not stamp.exists():
         _download(jar_set, target)
-        stamp.write_text("resolved by Maven from " + str(POM_DIR / f"{jar_set}-pom.xml") + "\n")
+        stamp.write_text(f"resolved by Ivy from {MODULE_DIR / f'{jar_set}-ivy.xml'}\n")
     jars = sorted(target.glob("*.jar"))
     if not jars:
         raise SetupError(f"no jars in {target}; delete {target} and run `make jars` again")
@@ -67,29 +68,31 @@ def kafka_broker_classpath() -> str:
 
 
 def _download(jar_set: str, target: Path) -> None:
-    if shutil.which("mvn") is None:
-        raise SetupError("Maven (mvn) is not on PATH; install it (apt-get install maven) to fetch the jars")
-    pom = POM_DIR / f"{jar_set}-pom.xml"
+    if shutil.which("java") is None:
+        raise SetupError("java is not on PATH; install a Java 17 runtime (apt-get install openjdk-17-jre-headless)")
+    module_file = MODULE_DIR / f"{jar_set}-ivy.xml"
     staging = target.with_name(target.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     command = [
-        "mvn", "-q", "-B",
-        "-f", str(pom),
-        f"-Dmaven.repo.local={MAVEN_REPO}",
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={staging}",
+        "java", "-jar", str(_ivy_jar()),
+        "-ivy", str(module_file),
+        "-cache", str(IVY_CACHE),
+        "-confs", "default",
+        # OSGi bundles (snappy, HdrHistogram, some Jackson modules) are jars too.
+        "-types", "jar", "bundle",
+        "-retrieve", f"{staging}/[artifact]-[revision](-[classifier]).[ext]",
     ]
-    if _is_offline_ready():
-        command.insert(1, "-o")
-    log.info("fetching %s jars with Maven into %s (first run only)", jar_set, target)
+    log.info("fetching %s jars from Maven Central into %s (first run only)", jar_set, target)
+    IVY_CACHE.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 and "-o" in command:
-        # The local repository may lack an artifact; retry online once.
-        command.remove("-o")
+    if result.returncode != 0:
+        # Seen here: a first resolution into an empty cache failed to write
+        # metadata files, and the same command succeeded when run again.
+        log.warning("Ivy failed to resolve %s; trying once more", module_file)
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SetupError(f"Maven could not resolve {pom}:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+        raise SetupError(f"Ivy could not resolve {module_file}; is Maven Central reachable?\n"
+                         f"{result.stdout[-3000:]}{result.stderr[-2000:]}")
 
     if jar_set == SPARK_JAR_SET:
         _drop_jars_shipped_by_pyspark(staging)
@@ -97,8 +100,11 @@ def _download(jar_set: str, target: Path) -> None:
     staging.rename(target)
 
 
-def _is_offline_ready() -> bool:
-    return (MAVEN_REPO / "org" / "apache" / "maven" / "plugins" / "maven-dependency-plugin").exists()
+def _ivy_jar() -> Path:
+    candidates = sorted(_pyspark_jars_dir().glob("ivy-*.jar"))
+    if not candidates:
+        raise SetupError(f"no Ivy jar in {_pyspark_jars_dir()}; reinstall pyspark")
+    return candidates[-1]
 
 
 def _drop_jars_shipped_by_pyspark(folder: Path) -> None:
