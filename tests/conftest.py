@@ -4,12 +4,17 @@ and a real local Kafka broker for the tests marked ``kafka``."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from pipelines.config import DEFAULT_CONF, load_settings
+
+# Spark stores UTC and PySpark returns naive datetimes in the process's zone.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 TEST_BROKER_PORT = int(os.environ.get("METERHOUSE_TEST_BROKER_PORT", "19092"))
 

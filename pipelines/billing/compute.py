@@ -4,10 +4,9 @@
 result is plain Python, so a dry run, the demo and an audit can use the same
 computation and decide what to do with it.
 
-Late usage: when a tenant has finalized invoices for earlier periods and the
-usage tables moved on since, each such period is rated twice with the current
-plans, once from usage at the versions the invoice recorded and once from
-current usage. The difference, minus adjustments already billed for that
+Late usage: a tenant may have finalized invoices for earlier periods whose
+usage tables moved on since. Each such period is rated twice with the current
+plans: from usage at the versions the invoice recorded, and from current usage. The difference, minus adjustments already billed for that
 invoice on other documents, becomes an adjustment line on this invoice that
 names the original invoice and period.
 """
@@ -58,14 +57,15 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class TenantInputs:
-    """What one tenant's invoice is rated from, before prices are applied."""
+    """Inputs of one tenant's invoice before prices are applied: subscription, usage and invoice history."""
 
     subscription: Subscription
     windows: tuple[WindowUsage, ...]
     next_windows: tuple
     advance_billed_elsewhere: Mapping[AdvanceFeeKey, Decimal]
     credit_balance: Decimal
-    # (original invoice id, period, usage then, usage now, already adjusted, gold version then)
+    # One tuple per finalized earlier invoice: (invoice id, period, usage at its
+    # recorded versions, usage now, adjustments already billed, its gold version).
     late_usage: tuple = ()
 
 

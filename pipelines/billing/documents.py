@@ -10,8 +10,8 @@ Guarantees:
   lines is conditioned on the invoice being a draft, and the writers drop
   finalized or voided invoices from their input before they merge.
 - Lines are merged before headers. A crash between the two leaves a header
-  whose lines do not add up to its total; finalization checks every draft's
-  lines against its total and line count and rejects such a draft until a
+  whose lines do not add up to its total. Finalization checks every draft's
+  lines against its total and line count, and it rejects such a draft until a
   rerun rewrites it.
 - Numbers are assigned when an invoice is finalized, in the same commit, one
   gap-free sequence per issuer and document type, in (period end, tenant id)
@@ -269,8 +269,8 @@ def issue_credit_note(spark: SparkSession, settings: Settings, invoice_id: str, 
     """
     original = find_document(spark, settings, invoice_id)
     if original[I.STATUS] != InvoiceStatus.FINALIZED.value or original[I.DOCUMENT_TYPE] != DocumentType.INVOICE.value:
-        raise BillingError(f"invoice {invoice_id} is {original[I.STATUS]} {original[I.DOCUMENT_TYPE]}; only a finalized "
-                           f"invoice can be credited (void a draft instead)")
+        raise BillingError(f"cannot credit {invoice_id}: it is a {original[I.STATUS]} {original[I.DOCUMENT_TYPE]}, "
+                           f"but only a finalized invoice can be credited. Void a draft instead.")
     note_id = invoice_id_for(original[I.TENANT_ID], original[I.PERIOD], DocumentType.CREDIT_NOTE)
     if any(header[I.INVOICE_ID] == note_id for header in read_headers(spark, settings, [original[I.TENANT_ID]])):
         raise BillingError(f"invoice {invoice_id} already has credit note {note_id}")

@@ -8,8 +8,8 @@ The order in which a total is built, and where each rounding happens:
 2. Minimum commitment: a true-up line when a term's charges for the period are
    below its prorated commitment.
 3. Plan discounts, in ascending ``order``, each on what remains of that plan's
-   lines; a percentage discount is rounded once per line; no discount takes
-   the plan's lines below zero.
+   lines. A percentage discount is rounded once as its own line, and no
+   discount takes the plan's lines below zero.
 4. Adjustment lines for usage that arrived after an earlier invoice was
    finalized, each naming that invoice and its period.
 5. Tenant discounts, in ascending ``order``, on the running total.
@@ -51,7 +51,7 @@ class MeterUsage:
     ``total`` folds all dimension groups with the meter's aggregation (SUM and
     COUNT add, MAX takes the maximum, LATEST adds each group's latest value,
     UNIQUE_COUNT counts distinct values over all groups). ``by_dimensions`` maps
-    each dimensions JSON string to its own quantity. ``transactions`` holds
+    each dimensions JSON string to its own quantity. ``transactions`` contains
     per-event values in event-time order, read only for percentage charges.
     """
 
@@ -86,7 +86,7 @@ class RatingRequest:
     """Everything needed to rate one tenant's invoice for one period.
 
     ``next_windows`` are the service windows of the following period, whose
-    in-advance fees this invoice bills. ``advance_billed_elsewhere`` holds the
+    in-advance fees this invoice bills. ``advance_billed_elsewhere`` contains the
     in-advance fees other (not voided) invoices already billed, so a fee is
     billed once and a later plan change or cancellation is corrected by the
     difference.
@@ -241,12 +241,12 @@ class _Rater:
             description=f"{charge.description}{note}", quantity=window.fraction, unit_price=priced.unit_price,
             service_start=window.start, service_end=window.end, details=_json(details))
 
-    def _advance_lines(self, plan: Plan, window: ServiceWindow, which: str) -> list[RatedLine]:
+    def _advance_lines(self, plan: Plan, window: ServiceWindow, covered: str) -> list[RatedLine]:
         lines = []
         for charge in plan.charges:
             if not isinstance(charge.model, FlatFee) or charge.model.timing is not BillingTiming.ADVANCE:
                 continue
-            target = self._flat_fee_line(plan, charge, window, f", in advance for {which} ({window.period.label})")
+            target = self._flat_fee_line(plan, charge, window, f", in advance for {covered} ({window.period.label})")
             key = (plan.plan_id, charge.charge_id, window.start.isoformat())
             billed = self.request.advance_billed_elsewhere.get(key)
             if billed is None:

@@ -5,10 +5,10 @@ new term), a billing time zone, calendar or anniversary periods and an anchor
 day. It is read from the tenant's attributes in the tenants file for local
 runs, or from a Delta table named by ``billing.subscriptions_table``.
 
-Periods are ``[start, end)`` in local dates of the billing time zone and are
-stored as UTC instants: local midnight of each date, converted with zoneinfo,
-so a period in a zone with daylight saving time is 1 hour shorter or longer in
-UTC while its day count stays the same. Proration counts local calendar days.
+Periods are ``[start, end)`` in local dates of the billing time zone. They are
+stored as UTC instants of local midnight, converted with zoneinfo. Across a
+daylight saving change a period keeps its day count, and its UTC length gains
+or loses the hour. Proration counts local calendar days.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Term:
 
 @dataclass(frozen=True)
 class Subscription:
-    """What a tenant is billed for, in which time zone and on which days."""
+    """A tenant's plan terms, billing time zone, period kind and billing account settings."""
 
     tenant_id: str
     terms: tuple[Term, ...]
@@ -178,12 +178,12 @@ def subscriptions_from_records(records: Mapping[str, Mapping[str, Any]], catalog
                                source: str) -> dict[str, Subscription]:
     """Validate subscription attributes per tenant and build the subscriptions.
 
-    Attributes: ``plan``, ``subscription_start`` (a date), optional
-    ``subscription_end`` (first day without service), or a ``subscriptions``
-    list of ``{plan, start, end}`` terms for plan changes; ``billing_timezone``
-    (IANA name), ``period`` (calendar or anniversary), optional ``anchor_day``
-    (1-31, default the start date's day), ``tax_percent``, ``prepaid_credits``,
-    and ``discounts``.
+    Attributes: ``plan``, ``subscription_start`` (a date) and optional
+    ``subscription_end`` (the first day without service). For plan changes, a
+    ``subscriptions`` list of ``{plan, start, end}`` terms replaces those three.
+    Also ``billing_timezone`` (IANA name), ``period`` (calendar or anniversary),
+    ``anchor_day`` (1-31, default the start date's day), ``tax_percent``,
+    ``prepaid_credits`` and ``discounts``.
     """
     problems: list[str] = []
     subscriptions = {}

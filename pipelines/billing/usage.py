@@ -105,7 +105,7 @@ def read_usage(
 
 
 def _join_windows(frame: DataFrame, windows: DataFrame, time_column: str) -> DataFrame:
-    # The tenant is part of the join key, so a window only ever sees its own tenant's rows.
+    # The tenant is part of the join key, so a window only ever matches its own tenant's rows.
     condition = ((frame[C.TENANT_ID] == windows[C.TENANT_ID])
                  & (frame[time_column] >= windows["usage_start"])
                  & (frame[time_column] < windows["usage_end"]))

@@ -8,7 +8,7 @@ from enum import Enum
 
 
 class PricingModel(str, Enum):
-    """How a charge turns a quantity into an amount; one module per model."""
+    """Pricing model of a charge, which turns a quantity into an amount (one module per model)."""
 
     FLAT_FEE = "flat_fee"
     PER_UNIT = "per_unit"

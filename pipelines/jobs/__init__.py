@@ -1,0 +1,1 @@
+"""Plain ``spark-submit`` entries, one module per job; see ``pipelines.jobs.entry``."""

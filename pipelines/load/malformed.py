@@ -65,10 +65,9 @@ EXPECTED_REASON: dict[MalformedKind, ReasonCode] = {
     MalformedKind.MISSING_QUANTITY: ReasonCode.MISSING_QUANTITY,
     MalformedKind.NON_NUMERIC_QUANTITY: ReasonCode.INVALID_QUANTITY,
     MalformedKind.BOOLEAN_QUANTITY: ReasonCode.INVALID_QUANTITY,
-    # NOTE: this assumes that the validator's JSON parser accepts the bare NaN
-    # token and then rejects the value. A parser that rejects the token reports
-    # MALFORMED_JSON instead.
-    MalformedKind.NAN_QUANTITY: ReasonCode.INVALID_QUANTITY,
+    # A bare NaN token is not JSON (RFC 8259), and silver parses with
+    # non-numeric numbers disallowed, so the whole record is malformed.
+    MalformedKind.NAN_QUANTITY: ReasonCode.MALFORMED_JSON,
     MalformedKind.EXCESS_SCALE_QUANTITY: ReasonCode.INVALID_QUANTITY,
     MalformedKind.NEGATIVE_QUANTITY: ReasonCode.NEGATIVE_QUANTITY,
     MalformedKind.QUANTITY_TOO_LARGE: ReasonCode.QUANTITY_TOO_LARGE,

@@ -10,7 +10,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from billing.helpers import write_plans
+from tests.billing.helpers import write_plans
 from pipelines.billing.documents import issue_credit_note, void_invoice
 from pipelines.billing.invoices import compute_invoices, rerate_invoices, write_invoices
 from pipelines.billing.usage import UsageRequest, pin_versions, read_usage
@@ -133,8 +133,8 @@ def test_late_usage_becomes_adjustment(spark, billing_settings):
     assert adjustment[0]["amount"] == D("0.50")       # 500 late requests at 0.001
     assert adjustment[0]["references_invoice_id"] == november_id
     assert adjustment[0]["references_period"] == "2026-11"
-    assert december.documents[0].header["total"] == D("30.50")   # Dec usage within free units
-    assert rerun.documents[0].header["total"] == D("30.50")      # a rerun of the draft bills it once
+    assert december.documents[0].header["total"] == D("30.60")   # 30.00 fee, 0.10 for December, 0.50 late
+    assert rerun.documents[0].header["total"] == D("30.60")      # a rerun of the draft bills it once
 
 
 def test_finalize_waits_for_grace_and_numbers_without_gaps(spark, billing_settings):

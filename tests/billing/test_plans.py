@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.helpers import catalog_for, write_plans
+from tests.billing.helpers import catalog_for, write_plans
 from pipelines.billing.plans import load_plans
 from pipelines.billing.subscriptions import subscriptions_from_records
 from pipelines.config import PROJECT_ROOT

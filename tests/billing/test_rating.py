@@ -11,7 +11,7 @@ from pipelines.billing.rating import Adjustment, MeterUsage, RatingRequest, Wind
 from pipelines.billing.subscriptions import Term, billing_period, service_windows, shift_label
 from pipelines.billing.vocabulary import LineType, PeriodKind
 from pipelines.errors import BillingError
-from billing.helpers import catalog_for, subscription_on
+from tests.billing.helpers import catalog_for, subscription_on
 
 
 @pytest.fixture

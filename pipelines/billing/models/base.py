@@ -2,9 +2,9 @@
 
 A model is built from a charge's ``properties`` mapping. It validates them in
 its constructor, appending every problem to ``problems`` instead of raising, so
-that a plan file reports all of its defects at once. ``price`` is pure: it
+that a plan file reports all of its defects at once. ``price`` is pure. It
 takes a quantity (and, for percentage charges, the per-event values) and
-returns the unrounded amount with a breakdown; the caller rounds the line.
+returns the unrounded amount with a breakdown, and the caller rounds the line.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class ChargeUsage:
     """Usage of one charge within one service window.
 
     ``quantity`` is the meter's aggregated quantity (for a flat fee, the
-    fraction of the period served). ``transactions`` holds the per-event values
-    in event-time order; only percentage charges read them. ``price_key`` is the
+    fraction of the period served). ``transactions`` contains the per-event values
+    in event-time order, read only by percentage charges. ``price_key`` is the
     dimension value that selects a price from a price book. A flat fee reads
     ``days_served`` and ``days_in_period`` to prorate without dividing first.
     """
@@ -53,7 +53,7 @@ class ChargeModel(ABC):
     """A pricing model: validated properties and a pure ``price`` function."""
 
     model: ClassVar[PricingModel]
-    # Property names the model accepts; anything else is reported as unknown.
+    # Property names the model accepts. Any other name is reported as unknown.
     accepted_properties: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, properties: Mapping[str, Any], where: str, problems: list[str]):
@@ -72,7 +72,7 @@ class ChargeModel(ABC):
 
     @abstractmethod
     def _price(self, usage: ChargeUsage) -> PricedAmount:
-        """Compute the amount; runs inside the billing decimal context."""
+        """Compute the unrounded amount inside the billing decimal context."""
 
     @property
     def needs_transactions(self) -> bool:
@@ -92,7 +92,7 @@ def read_decimal(
     """Read a non-negative decimal written as a string; floats are rejected.
 
     A YAML float such as ``0.1`` is already binary when it reaches Python, so
-    the exact value the author meant is lost; the message asks for quotes.
+    the exact value the author meant is lost. The message requests quotes.
     """
     if key not in properties or properties[key] is None:
         if required:

@@ -12,9 +12,9 @@ from pipelines.billing.vocabulary import PricingModel
 class Graduated(ChargeModel):
     """Units in ``(lower, up_to]`` of each tier at that tier's price.
 
-    A tier's ``flat_fee`` is charged once the quantity enters the tier, that is
-    when the quantity is greater than the tier's lower bound, so a quantity of
-    0 costs nothing and a quantity exactly on a bound pays no fee of the next tier.
+    A tier's ``flat_fee`` is charged once the quantity is greater than the
+    tier's lower bound. So a quantity of 0 costs nothing, and a quantity exactly
+    on a bound pays no fee of the next tier.
     """
 
     model = PricingModel.GRADUATED

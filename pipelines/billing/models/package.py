@@ -13,8 +13,8 @@ from pipelines.billing.vocabulary import PricingModel
 class Package(ChargeModel):
     """``amount`` for each started block of ``package_size`` billable units.
 
-    Billable units are the quantity minus ``free_units``; 1 unit past a block
-    boundary starts (and pays) a whole new block.
+    Billable units are the quantity minus ``free_units``. One unit past a block
+    boundary starts (and pays for) a whole new block.
     """
 
     model = PricingModel.PACKAGE

@@ -10,7 +10,7 @@ from pipelines.billing.vocabulary import PricingModel
 
 
 class Volume(ChargeModel):
-    """All units at the price of the tier whose ``(lower, up_to]`` holds the quantity.
+    """All units at the price of the tier whose ``(lower, up_to]`` contains the quantity.
 
     That tier's ``flat_fee`` is added once. A quantity of 0 costs nothing.
     """

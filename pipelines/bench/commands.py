@@ -1,0 +1,117 @@
+"""``meterhouse bench SCENARIO``: measured figures and billing exactness, written to results/.
+
+Every scenario starts its own broker on free loopback ports and its own lake
+in a fresh temporary folder, checks ``gold.usage_hourly`` (or the monthly
+totals) against the generator's ground truth, and writes
+``<results>/<scenario>-<scale>.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from pipelines.bench.environment import BenchEnvironment
+from pipelines.bench.errors import BenchError
+from pipelines.bench.invoice_batch import invoice_batch
+from pipelines.bench.results import BenchResult, write_result
+from pipelines.bench.streaming import capacity, faults, memory, scaling, tenant_load
+from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.errors import MeterhouseError
+
+log = logging.getLogger(__name__)
+
+SCENARIOS = {
+    "tenant-load": tenant_load,
+    "capacity": capacity,
+    "faults": faults,
+    "scaling": scaling,
+    "invoice-batch": invoice_batch,
+    "memory": memory,
+}
+
+# Per scale: synthetic tenants (tenant-load runs one load per entry), seconds
+# of event time at 10 events per tenant per second, and scenario options.
+SCALES = {
+    "tiny": {
+        "tenant-load": {"tenants": [10], "duration_seconds": 30, "drain_timeout_seconds": 90},
+        "capacity": {"tenants": [20], "duration_seconds": 60},
+        "faults": {"tenants": [10], "duration_seconds": 60, "batches": 30, "kill_cycles": 1},
+        "scaling": {"tenants": [20], "duration_seconds": 60},
+        "invoice-batch": {"tenants": [10], "events": 20_000},
+        "memory": {"tenants": [20], "duration_seconds": 60, "drain_timeout_seconds": 90},
+    },
+    "small": {
+        "tenant-load": {"tenants": [100], "duration_seconds": 60, "drain_timeout_seconds": 180},
+        "capacity": {"tenants": [100], "duration_seconds": 300},
+        "faults": {"tenants": [50], "duration_seconds": 120, "batches": 40, "kill_cycles": 3},
+        "scaling": {"tenants": [100], "duration_seconds": 120},
+        "invoice-batch": {"tenants": [100], "events": 1_000_000},
+        "memory": {"tenants": [100], "duration_seconds": 300, "drain_timeout_seconds": 300},
+    },
+    "full": {
+        "tenant-load": {"tenants": [100, 500, 1000], "duration_seconds": 120, "drain_timeout_seconds": 600},
+        "capacity": {"tenants": [1000], "duration_seconds": 300},
+        "faults": {"tenants": [200], "duration_seconds": 300, "batches": 60, "kill_cycles": 10},
+        "scaling": {"tenants": [1000], "duration_seconds": 120},
+        "invoice-batch": {"tenants": [1000], "events": 10_000_000},
+        "memory": {"tenants": [1000], "duration_seconds": 1800, "drain_timeout_seconds": 900},
+    },
+}
+
+
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    bench = subparsers.add_parser("bench", help="run a benchmark or fault scenario on a private broker and lake")
+    bench.add_argument("scenario", choices=sorted(SCENARIOS), help="which scenario to run")
+    bench.add_argument("--scale", choices=sorted(SCALES), default="tiny",
+                       help="load size: tiny (about a minute), small, full (default tiny)")
+    bench.add_argument("--results", type=Path, default=PROJECT_ROOT / "results",
+                       help="folder for <scenario>-<scale>.json and .md (default results/)")
+    bench.add_argument("--work-dir", type=Path, default=None,
+                       help="parent folder of the run's broker data and lake (default: the system temp folder)")
+    bench.add_argument("--keep", action="store_true", help="keep the broker data, lake and stream logs afterwards")
+    bench.set_defaults(handler=run_bench)
+
+
+def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one scenario and write its result files; return 1 when billing was not exact."""
+    command = "meterhouse " + " ".join(shlex.quote(part) for part in sys.argv[1:])
+    result = BenchResult(scenario=args.scenario, scale=args.scale, command=command)
+    folder = Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{args.scenario}-", dir=args.work_dir))
+    environment = BenchEnvironment(folder, keep_folder=args.keep)
+    sessions = []
+
+    def spark_factory():
+        if not sessions:
+            from pipelines.session import build_local_session
+
+            sessions.append(build_local_session(environment.settings))
+        return sessions[0]
+
+    log.info("bench %s (%s) in %s", args.scenario, args.scale, folder)
+    # SIGTERM (from `timeout`, a scheduler or a user) unwinds like an error, so the
+    # broker stops and the figures measured so far are still written.
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        SCENARIOS[args.scenario](spark_factory, environment, SCALES[args.scale][args.scenario], result)
+    except (MeterhouseError, KeyboardInterrupt) as error:
+        result.billing_exact = None
+        result.notes.append(f"The run stopped early and its figures are partial: {type(error).__name__}: {error}")
+        log.error("bench %s (%s) stopped early: %s", args.scenario, args.scale, error)
+    finally:
+        for session in sessions:
+            session.stop()
+        environment.close()
+        json_path, markdown_path = write_result(result, args.results)
+    print(markdown_path.read_text(encoding="utf-8"))
+    print(f"results: {json_path} and {markdown_path}")
+    return 0 if result.billing_exact else 1
+
+
+def _raise_on_sigterm(signal_number: int, frame) -> None:
+    raise BenchError(f"terminated by signal {signal_number}")

@@ -1,0 +1,475 @@
+"""Scenarios that run the streams: tenant-load, memory, capacity, scaling and faults.
+
+Streams run in ``meterhouse stream`` subprocesses against the run's own broker
+and lake (see ``environment``). The Spark session of the bench process only
+reads the lake after the streams have stopped, so it does not compete with
+them for the cores while they are measured.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.bench.environment import (
+    STREAM_QUERY_NAMES,
+    BenchEnvironment,
+    PublishedLoad,
+    kill_process_group,
+    stop_stream,
+    wait_for_new_commit,
+)
+from pipelines.bench.errors import BenchError
+from pipelines.bench.exactness import check_gold_against_ground_truth
+from pipelines.bench.machine import tree_rss_bytes
+from pipelines.bench.stats import summarize
+from pipelines.config import Settings
+from pipelines.load.generator import LoadProfile, default_start
+from pipelines.tables import checkpoint_path, delta_table, read_table, table_path
+from pipelines.vocabulary import Column as C
+from pipelines.vocabulary import Table
+
+log = logging.getLogger(__name__)
+
+ALL_LAYERS = list(STREAM_QUERY_NAMES)
+STARTUP_TIMEOUT_SECONDS = 600
+RECOVERY_TIMEOUT_SECONDS = 600
+# The streams count as caught up once no layer has committed for this long.
+QUIET_SECONDS = 8.0
+SAMPLE_INTERVAL_SECONDS = 1.0
+
+
+def synthetic_profile(tenants: int, duration_seconds: int, rate: float = 10.0, seed: int = 7) -> LoadProfile:
+    """Return the generator profile of a scenario, ending at the start of the current UTC hour."""
+    return LoadProfile(tenants=tenants, rate=rate, duration_seconds=duration_seconds,
+                       start=default_start(duration_seconds), seed=seed)
+
+
+@dataclass
+class ResourceSampler:
+    """Sample the RSS of a process tree and the size of the checkpoint folders once a second."""
+
+    root_pid: int
+    checkpoint_root: Path
+    samples: list[dict] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        started = time.monotonic()
+
+        def sample() -> None:
+            while not self._stop.wait(SAMPLE_INTERVAL_SECONDS):
+                self.samples.append({
+                    "seconds": round(time.monotonic() - started, 1),
+                    "rss_bytes": tree_rss_bytes(self.root_pid),
+                    "checkpoint_bytes": folder_bytes(self.checkpoint_root),
+                    "state_bytes": sum(folder_bytes(path) for path in self.checkpoint_root.glob("*/state")),
+                })
+
+        self._thread = threading.Thread(target=sample, name="resource-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def summary(self) -> dict:
+        """Peak and per-half peaks: a later half far above the first half means growth, not a bound."""
+        if not self.samples:
+            return {"samples": 0}
+        half = len(self.samples) // 2 or 1
+        first, second = self.samples[:half], self.samples[half:] or self.samples[:half]
+        return {
+            "samples": len(self.samples),
+            "peak_rss_mib": round(max(sample["rss_bytes"] for sample in self.samples) / 2**20, 1),
+            "peak_rss_mib_first_half": round(max(sample["rss_bytes"] for sample in first) / 2**20, 1),
+            "peak_rss_mib_second_half": round(max(sample["rss_bytes"] for sample in second) / 2**20, 1),
+            "state_bytes_max": max(sample["state_bytes"] for sample in self.samples),
+            "checkpoint_bytes_last": self.samples[-1]["checkpoint_bytes"],
+        }
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def run_live_load(environment: BenchEnvironment, profile: LoadProfile, drain_timeout_seconds: float) -> dict:
+    """Publish ``profile`` in real time while continuous streams run; stop them once caught up.
+
+    Returns the published load, the wall-clock marks of the run and the
+    resource samples of the stream process tree.
+    """
+    settings = environment.settings
+    process = environment.launch_stream(log_name="stream-live")
+    sampler = ResourceSampler(process.pid, Path(settings.lake.checkpoint_root))
+    sampler.start()
+    try:
+        wait_until_tables_exist(settings, process)
+        published_at = time.time()
+        load = environment.publish_load(profile, realtime=True)
+        published_until = time.time()
+        caught_up = wait_until_quiet(environment, published_until, drain_timeout_seconds)
+    finally:
+        stop_stream(process)
+        sampler.stop()
+    return {"load": load, "published_at": published_at, "published_until": published_until,
+            "caught_up": caught_up, "resources": sampler}
+
+
+def wait_until_tables_exist(settings: Settings, process) -> None:
+    """Wait until the gold stream has created its tables, so all three queries are running."""
+    gold_log = Path(table_path(settings, Table.GOLD_DAILY)) / "_delta_log" / "00000000000000000000.json"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not gold_log.exists():
+        if process.poll() is not None:
+            raise BenchError(f"the stream process failed with exit code {process.returncode} before it created its tables; "
+                             "rerun with --keep and read stream-live.log in the run folder")
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {STARTUP_TIMEOUT_SECONDS}s waiting for the streams to create {gold_log}")
+        time.sleep(0.5)
+    # The gold query starts right after its tables exist; give it a moment to be polling.
+    time.sleep(3)
+
+
+def wait_until_quiet(environment: BenchEnvironment, since: float, timeout_seconds: float) -> bool:
+    """Wait until no layer has committed for ``QUIET_SECONDS``; False when ``timeout_seconds`` passes first."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        last_commit = max([since, *[max(environment.committed_batches(layer).values(), default=0.0)
+                                    for layer in ALL_LAYERS]])
+        if time.time() - last_commit >= QUIET_SECONDS:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def measure_latencies(spark: SparkSession, settings: Settings) -> dict:
+    """Return ingestion and processing latency samples in seconds, per event.
+
+    Ingestion: bronze ``ingested_at`` minus the Kafka record timestamp.
+    Processing: the first ``gold.usage_hourly`` commit after the event's silver
+    ``processed_at``, minus its bronze ``ingested_at``.
+    """
+    bronze = read_table(spark, settings, Table.BRONZE_EVENTS).select(
+        C.TOPIC, C.PARTITION, C.OFFSET,
+        F.unix_micros(C.KAFKA_TIMESTAMP).alias("kafka_us"), F.unix_micros(C.INGESTED_AT).alias("ingested_us"))
+    silver = read_table(spark, settings, Table.SILVER_EVENTS).select(
+        C.TOPIC, C.PARTITION, C.OFFSET, F.unix_micros(C.PROCESSED_AT).alias("processed_us"))
+    rows = bronze.join(silver, [C.TOPIC, C.PARTITION, C.OFFSET], "left").select(
+        "kafka_us", "ingested_us", "processed_us").collect()
+    gold_commits = sorted(
+        row[0] / 1e6 for row in
+        delta_table(spark, settings, Table.GOLD_HOURLY).history().filter(F.col("operation") == "MERGE")
+        .select(F.unix_micros("timestamp")).collect())
+
+    ingestion = [(row["ingested_us"] - row["kafka_us"]) / 1e6 for row in rows]
+    processing, end_to_end = [], []
+    for row in rows:
+        if row["processed_us"] is None:
+            continue
+        # NOTE: a gold batch that was already running when this silver commit
+        # landed may commit first without the event, so this is a lower bound
+        # by at most one gold batch duration.
+        index = bisect.bisect_right(gold_commits, row["processed_us"] / 1e6)
+        if index < len(gold_commits):
+            processing.append(gold_commits[index] - row["ingested_us"] / 1e6)
+            end_to_end.append(gold_commits[index] - row["kafka_us"] / 1e6)
+    return {"ingestion": ingestion, "processing": processing, "end_to_end": end_to_end,
+            "gold_commits": gold_commits, "bronze_rows": len(rows)}
+
+
+def tenant_load(spark_factory, environment: BenchEnvironment, scale: dict, result) -> None:
+    """Measure latency per stage, throughput and exactness for N tenants at 10 events/s each."""
+    runs = []
+    exact = True
+    for tenants in scale["tenants"]:
+        environment.with_overrides(**{"lake.root": str(environment.folder / f"lake-{tenants}"),
+                                      "kafka.topic": f"usage-events-{tenants}"})
+        environment.start_broker()
+        profile = synthetic_profile(tenants, scale["duration_seconds"])
+        live = run_live_load(environment, profile, scale["drain_timeout_seconds"])
+        run = summarize_live_run(spark_factory(), environment.settings, live, tenants)
+        exact = exact and run["billing"]["exact"]
+        runs.append(run)
+        result.add_headline(f"{tenants} tenants: events/s offered / through gold",
+                            f"{run['offered_events_per_second']} / {run['gold_events_per_second']}", "")
+        result.add_headline(f"{tenants} tenants: freshness p50 / p95 (Kafka → gold, s)",
+                            f"{run['latency_seconds']['end_to_end']['p50']} / {run['latency_seconds']['end_to_end']['p95']}",
+                            "≤ 3 / ≤ 6 at 10,000 events/s")
+        result.add_headline(f"{tenants} tenants: ingestion p50 / p95 (Kafka → bronze, s)",
+                            f"{run['latency_seconds']['ingestion']['p50']} / {run['latency_seconds']['ingestion']['p95']}", "")
+        result.add_headline(f"{tenants} tenants: processing p50 / p95 (bronze → gold, s)",
+                            f"{run['latency_seconds']['processing']['p50']} / {run['latency_seconds']['processing']['p95']}", "")
+    result.figures["runs"] = runs
+    result.billing_exact = exact
+
+
+def summarize_live_run(spark: SparkSession, settings: Settings, live: dict, tenants: int) -> dict:
+    load: PublishedLoad = live["load"]
+    latencies = measure_latencies(spark, settings)
+    exactness = check_gold_against_ground_truth(spark, settings, load.ground_truth)
+    publish_seconds = live["published_until"] - live["published_at"]
+    gold_commits = [moment for moment in latencies["gold_commits"] if moment >= live["published_at"]]
+    gold_seconds = (max(gold_commits) - live["published_at"]) if gold_commits else None
+    return {
+        "tenants": tenants,
+        "records_published": load.report.delivered,
+        "load_summary": load.summary,
+        "publish_seconds": round(publish_seconds, 2),
+        "offered_events_per_second": round(load.report.delivered / publish_seconds, 1),
+        "gold_events_per_second": round(load.report.delivered / gold_seconds, 1) if gold_seconds else None,
+        "caught_up_before_timeout": live["caught_up"],
+        "latency_seconds": {stage: summarize(latencies[stage]) for stage in ("ingestion", "processing", "end_to_end")},
+        "gold_commits": len(gold_commits),
+        "resources": live["resources"].summary(),
+        "billing": exactness.to_dict(),
+    }
+
+
+def memory(spark_factory, environment: BenchEnvironment, scale: dict, result) -> None:
+    """Sample peak RSS of the stream process tree and streaming state size over one live run."""
+    environment.start_broker()
+    profile = synthetic_profile(scale["tenants"][0], scale["duration_seconds"])
+    live = run_live_load(environment, profile, scale["drain_timeout_seconds"])
+    sampler: ResourceSampler = live["resources"]
+    spark = spark_factory()
+    exactness = check_gold_against_ground_truth(spark, environment.settings, live["load"].ground_truth)
+    summary = sampler.summary()
+
+    result.figures.update({"resources": summary, "samples": sampler.samples,
+                           "records_published": live["load"].report.delivered, "billing": exactness.to_dict()})
+    result.billing_exact = exactness.is_exact
+    result.add_headline("peak RSS of the stream process tree (driver JVM + Python), MiB", summary.get("peak_rss_mib"), "bounded")
+    result.add_headline("peak RSS first half / second half, MiB",
+                        f"{summary.get('peak_rss_mib_first_half')} / {summary.get('peak_rss_mib_second_half')}", "second ≈ first")
+    result.add_headline("streaming state size, max bytes", summary.get("state_bytes_max"), "bounded")
+    result.add_headline("checkpoint folders at end, bytes", summary.get("checkpoint_bytes_last"), "")
+    result.notes.append("The three queries use foreachBatch with MERGE and no stateful operator, so Spark keeps "
+                        "no state store; deduplication state lives in the silver table itself.")
+
+
+def capacity(spark_factory, environment: BenchEnvironment, scale: dict, result) -> None:
+    """Drain each layer alone from what the layer before it wrote, then all three on a fresh lake."""
+    environment.start_broker()
+    profile = synthetic_profile(scale["tenants"][0], scale["duration_seconds"])
+    load = environment.publish_load(profile)
+    stages = {}
+    result.figures.update({"records_published": load.report.delivered, "stages": stages})
+    for layer in ALL_LAYERS:
+        stages[layer] = environment.run_stream_once(layer, log_name=f"capacity-{layer}")[0]
+    staged_settings = environment.settings
+
+    environment.with_overrides(**{"lake.root": str(environment.folder / "lake-end-to-end")})
+    started = time.monotonic()
+    end_to_end_runs = environment.run_stream_once("all", log_name="capacity-end-to-end")
+    process_seconds = time.monotonic() - started
+    stream_seconds = sum(run["seconds"] for run in end_to_end_runs)
+
+    spark = spark_factory()
+    staged = check_gold_against_ground_truth(spark, staged_settings, load.ground_truth)
+    end_to_end = check_gold_against_ground_truth(spark, environment.settings, load.ground_truth)
+    result.billing_exact = staged.is_exact and end_to_end.is_exact
+    result.figures["silver_profile"] = profile_silver_batch(spark, staged_settings, environment.folder / "lake-profile")
+    result.figures.update({
+        "records_published": load.report.delivered, "load_summary": load.summary, "stages": stages,
+        "end_to_end_runs": end_to_end_runs, "end_to_end_stream_seconds": round(stream_seconds, 2),
+        "end_to_end_process_seconds": round(process_seconds, 2),
+        "end_to_end_events_per_second": round(load.report.delivered / stream_seconds, 1),
+        "billing_staged": staged.to_dict(), "billing_end_to_end": end_to_end.to_dict(),
+    })
+    targets = {"bronze": 250_000, "silver": 60_000, "gold": 300_000}
+    for layer, run in stages.items():
+        result.add_headline(f"{layer} alone, input rows/s", run["rows_per_second"],
+                            f"≥ {targets[layer]:,} ({run['rows_per_second'] / targets[layer]:.1%} of target)")
+    rate = result.figures["end_to_end_events_per_second"]
+    result.add_headline("end to end, records/s (stream time, all three layers in turn)", rate,
+                        f"≥ 40,000 ({rate / 40_000:.1%} of target)")
+    result.add_headline("end to end incl. Spark start-up, s", round(process_seconds, 1), "")
+
+
+def scaling(spark_factory, environment: BenchEnvironment, scale: dict, result) -> None:
+    """Drain the same pre-filled topic with Spark on local[1], then on local[2]."""
+    environment.start_broker()
+    profile = synthetic_profile(scale["tenants"][0], scale["duration_seconds"])
+    load = environment.publish_load(profile)
+    runs, lakes = {}, {}
+    for master in ("local[1]", "local[2]"):
+        name = master.replace("[", "-").replace("]", "")
+        settings = environment.with_overrides(**{"spark.master": master,
+                                                 "lake.root": str(environment.folder / f"lake-{name}")})
+        layer_runs = environment.run_stream_once("all", log_name=f"scaling-{name}")
+        seconds = sum(run["seconds"] for run in layer_runs)
+        runs[master] = {"layers": layer_runs, "stream_seconds": round(seconds, 2),
+                        "events_per_second": round(load.report.delivered / seconds, 1)}
+        lakes[master] = settings
+
+    spark = spark_factory()
+    exact = True
+    for master, settings in lakes.items():
+        report = check_gold_against_ground_truth(spark, settings, load.ground_truth)
+        runs[master]["billing"] = report.to_dict()
+        exact = exact and report.is_exact
+        result.add_headline(f"{master}: end to end records/s", runs[master]["events_per_second"], "")
+    speedup = runs["local[2]"]["events_per_second"] / runs["local[1]"]["events_per_second"]
+    result.add_headline("speed-up local[2] over local[1]", round(speedup, 2), "≤ 2 on 2 cores")
+    result.figures.update({"records_published": load.report.delivered, "runs": runs, "speedup": round(speedup, 3)})
+    result.billing_exact = exact
+
+
+def faults(spark_factory, environment: BenchEnvironment, scale: dict, result, rng: random.Random | None = None) -> None:
+    """Run kill -9 cycles, a broker stop and start and a removed checkpoint commit, then check exactness."""
+    rng = rng or random.Random(scale.get("seed", 11))
+    records_per_batch = max(50, scale["tenants"][0] * scale["duration_seconds"] * 10 // scale["batches"])
+    environment.with_overrides(**{"kafka.max_offsets_per_trigger": str(records_per_batch)})
+    environment.start_broker()
+    from pipelines.load.generator import LoadGenerator
+    from pipelines.load.ground_truth import write_ground_truth
+    from pipelines.load.publisher import KafkaPublisher
+
+    profile = synthetic_profile(scale["tenants"][0], scale["duration_seconds"])
+    generator = LoadGenerator(profile, environment.settings.meters)
+    records = list(generator.records())
+    ground_truth = environment.folder / "faults-ground-truth.csv"
+    write_ground_truth(generator.totals.totals(), ground_truth)
+    first_half, second_half = records[: len(records) // 2], records[len(records) // 2:]
+    KafkaPublisher(environment.settings.kafka).publish(first_half)
+
+    # Each phase stores its figures at once, so a run stopped later still reports them.
+    result.figures["records_published"] = len(records)
+    kill_cycles = run_kill_cycles(environment, scale["kill_cycles"], rng)
+    result.figures["kill_cycles"] = kill_cycles
+    broker_fault, process = run_broker_restart(environment, second_half)
+    result.figures["broker_restart"] = broker_fault
+    checkpoint_fault = run_checkpoint_removal(environment, process)
+    result.figures["checkpoint_commit_removed"] = checkpoint_fault
+
+    environment.run_stream_once("all", log_name="faults-final")
+    report = check_gold_against_ground_truth(spark_factory(), environment.settings, ground_truth)
+    recoveries = [cycle["recovery_seconds"] for cycle in kill_cycles if cycle["recovery_seconds"] is not None]
+    result.billing_exact = report.is_exact
+    result.figures.update({"records_published": len(records), "records_per_batch": records_per_batch,
+                           "kill_cycles": kill_cycles, "broker_restart": broker_fault,
+                           "checkpoint_commit_removed": checkpoint_fault, "recovery_seconds": summarize(recoveries),
+                           "billing": report.to_dict()})
+    result.add_headline("kill -9 cycles", len(kill_cycles), "")
+    result.add_headline("recovery after kill -9, max s (relaunch → first committed batch)",
+                        max(recoveries) if recoveries else None, "≤ 20")
+    result.add_headline("broker stop/start: broker back → next bronze commit, s", broker_fault["recovery_seconds"], "")
+    result.add_headline("last bronze commit file removed: relaunch → first committed batch, s",
+                        checkpoint_fault["recovery_seconds"], "≤ 20")
+    result.add_headline("billing difference vs ground truth (rows missing / extra / different)",
+                        f"{report.to_dict()['missing_rows']} / {report.to_dict()['unexpected_rows']} / "
+                        f"{report.to_dict()['different_rows']}", "0 / 0 / 0")
+
+
+def run_kill_cycles(environment: BenchEnvironment, cycles: int, rng: random.Random) -> list[dict]:
+    """Launch the streams, wait for a commit, ``kill -9`` them at a random moment; repeat."""
+    results = []
+    for cycle in range(cycles):
+        known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
+        launched = time.time()
+        process = environment.launch_stream(log_name=f"faults-cycle-{cycle}")
+        committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
+        delay = rng.uniform(0.0, 6.0)
+        time.sleep(delay)
+        kill_process_group(process)
+        results.append({"cycle": cycle, "recovery_seconds": round(committed - launched, 2) if committed else None,
+                        "killed_after_first_commit_seconds": round(delay, 2)})
+        log.info("kill cycle %d: first commit %.1fs after relaunch, killed %.1fs later",
+                 cycle, committed - launched if committed else float("nan"), delay)
+    return results
+
+
+def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, object]:
+    """Stop and start the broker under a running stream, then publish the rest of the load."""
+    from pipelines.load.publisher import KafkaPublisher
+
+    process = environment.launch_stream(log_name="faults-broker")
+    wait_for_new_commit(environment, ALL_LAYERS, time.time(), RECOVERY_TIMEOUT_SECONDS,
+                        {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS})
+    stopped_at = time.time()
+    environment.broker.stop()
+    time.sleep(5)
+    environment.broker.start()
+    back_at = time.time()
+    known = {"bronze": set(environment.committed_batches("bronze"))}
+    KafkaPublisher(environment.settings.kafka).publish(records)
+    survived = process.poll() is None
+    if not survived:
+        # The outage failed the query; a scheduler would relaunch it, so the bench does too.
+        log.warning("the stream exited with %s during the broker outage; relaunching it", process.returncode)
+        process = environment.launch_stream(log_name="faults-broker-relaunch")
+    committed = wait_for_new_commit(environment, ["bronze"], back_at, RECOVERY_TIMEOUT_SECONDS, known)
+    return {"broker_down_seconds": round(back_at - stopped_at, 2),
+            "recovery_seconds": round(committed - back_at, 2) if committed else None,
+            "stream_survived": survived}, process
+
+
+def run_checkpoint_removal(environment: BenchEnvironment, process) -> dict:
+    """``kill -9`` the streams, delete bronze's last commit file, relaunch and time the first commit."""
+    kill_process_group(process)
+    commits = environment.committed_batches("bronze")
+    removed = max(commits) if commits else None
+    if removed is not None:
+        (Path(checkpoint_path(environment.settings, STREAM_QUERY_NAMES["bronze"])) / "commits" / str(removed)).unlink()
+    known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
+    launched = time.time()
+    relaunched = environment.launch_stream(log_name="faults-checkpoint")
+    committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
+    wait_until_quiet(environment, time.time(), RECOVERY_TIMEOUT_SECONDS)
+    stop_stream(relaunched)
+    return {"removed_bronze_commit": removed,
+            "recovery_seconds": round(committed - launched, 2) if committed else None}
+
+
+def profile_silver_batch(spark: SparkSession, settings: Settings, profile_lake: Path, top: int = 12) -> dict:
+    """Run one silver batch over a copy of bronze under cProfile; return where the driver waited.
+
+    The batch runs on the driver's thread with ``process_bronze_batch``, the
+    function the silver stream calls per micro-batch, so cumulative times of
+    the pipeline functions show which Spark actions (MERGE, collect, history)
+    take the batch's time. The JVM work shows as time inside those calls.
+    """
+    import cProfile
+    import pstats
+    import shutil
+
+    from pipelines.silver.stream import create_silver_tables, process_bronze_batch
+
+    profile_settings = settings.__class__(**{**settings.__dict__, "lake": settings.lake.__class__(
+        root=str(profile_lake), checkpoint_root=str(profile_lake / "_checkpoints"), catalog=None)})
+    shutil.copytree(table_path(settings, Table.BRONZE_EVENTS), table_path(profile_settings, Table.BRONZE_EVENTS))
+    create_silver_tables(spark, profile_settings)
+    bronze = read_table(spark, profile_settings, Table.BRONZE_EVENTS)
+
+    profiler = cProfile.Profile()
+    started = time.monotonic()
+    profiler.enable()
+    counts = process_bronze_batch(bronze, 0, profile_settings)
+    profiler.disable()
+    seconds = time.monotonic() - started
+
+    stats = pstats.Stats(profiler)
+    calls = []
+    for (file_name, _, function), (_, _, _, cumulative, _) in stats.stats.items():
+        if "/pipelines/" in file_name and "/bench/" not in file_name:
+            calls.append({"function": f"{Path(file_name).stem}.{function}", "cumulative_seconds": round(cumulative, 2)})
+    calls.sort(key=lambda call: -call["cumulative_seconds"])
+    return {"batch_seconds": round(seconds, 2), "counts": counts, "bronze_rows": bronze.count(), "functions": calls[:top]}

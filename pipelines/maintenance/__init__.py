@@ -1,0 +1,1 @@
+"""Table maintenance: OPTIMIZE and VACUUM within the configured retention windows."""
