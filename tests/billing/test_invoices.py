@@ -137,7 +137,7 @@ def test_late_usage_becomes_adjustment(spark, billing_settings):
     assert rerun.documents[0].header["total"] == D("30.60")      # a rerun of the draft bills it once
 
 
-def test_finalize_waits_for_grace_and_numbers_without_gaps(spark, billing_settings):
+def test_finalize_grace_and_gapless_numbers(spark, billing_settings):
     settings = billing_settings
     append_gold(spark, settings, [gold_row("t1", "api_requests", hour(2), "1")])
     run = compute_invoices(spark, settings, "2026-11")

@@ -35,14 +35,14 @@ def test_plan_file_reports_every_problem(tmp_path, settings):
     assert "model must be one of" in problems
 
 
-def test_price_book_in_other_currency_is_rejected(tmp_path, settings):
+def test_price_book_currency_mismatch(tmp_path, settings):
     path = write_plans(tmp_path, book="sku_price_id,unit_price,currency\nsku-a,0.25,EUR\n")
 
     with pytest.raises(ConfigError, match="another currency"):
         load_plans(path, settings.meters)
 
 
-def test_subscription_attributes_report_every_problem(tmp_path, settings):
+def test_subscription_reports_every_problem(tmp_path, settings):
     catalog = catalog_for(tmp_path, settings.meters)
     records = {"t1": {"plan": "missing", "subscription_start": "2026-13-01", "billing_timezone": "Mars/Base",
                       "anchor_day": 32, "tax_percent": 19.0}}
