@@ -104,6 +104,9 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         result.notes.append(f"The run stopped early and its figures are partial: {type(error).__name__}: {error}")
         log.error("bench %s (%s) stopped early: %s", args.scenario, args.scale, error)
     finally:
+        if sys.exc_info()[0] is not None and not result.notes:
+            # A signal that lands inside a Py4J call comes back as a Py4J error, not as BenchError.
+            result.notes.append(f"The run stopped early and its figures are partial: {sys.exc_info()[1]!r}")
         for session in sessions:
             session.stop()
         environment.close()

@@ -9,7 +9,7 @@ Layout under the destination, for period P::
 Determinism: rows are sorted, columns keep the schema order, CSV values have
 one text form (decimals in plain notation with their scale, timestamps as
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``), Parquet is written by pyarrow from pandas
-with fixed options, and no file holds the time of the export. The same table
+with fixed options, and no file contains the time of the export. The same table
 versions therefore give byte-identical files with the same pyarrow version.
 """
 
@@ -63,8 +63,8 @@ def parquet_bytes(dataset: Dataset) -> bytes:
     frame = pd.DataFrame([[row[name] for name in dataset.schema.names] for row in dataset.rows],
                          columns=dataset.schema.names, dtype=object)
     table = pa.Table.from_pandas(frame, schema=dataset.schema, preserve_index=False)
-    # The pandas metadata records how to rebuild the frame, not the data, and
-    # carries the pandas version; drop it so the bytes depend on pyarrow only.
+    # The pandas metadata describes how to rebuild the frame and carries the
+    # pandas version. Dropping it makes the bytes depend on pyarrow only.
     table = table.replace_schema_metadata(None)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **PARQUET_OPTIONS)

@@ -2,8 +2,9 @@
 
 gold_quantity_matches_silver recomputes the hourly windows from silver and
 compares them with gold.usage_hourly key by key (tenant, meter, dimensions,
-hour). Both sides are read at the versions passed in, so a gold table that
-has not caught up with silver fails this check; run it after the gold stream.
+hour). Both sides are read at the versions passed in. A gold table that has
+not caught up with silver therefore fails this check, so run it after the
+gold stream.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """quality.validation_results: one row per suite run on a table version.
 
-Append-only. Each row names the suite, the table and its Delta version, the
-versions of other tables the validated DataFrame joined (``related_versions``,
-a JSON object), when it ran (UTC), whether every expectation passed, and each
-failed expectation with its severity, counts, affected tenants and example keys.
+Append-only. Each row names the suite, the table and its Delta version, and
+the versions of other tables the validated DataFrame joined
+(``related_versions``, a JSON object). It also records when the suite ran
+(UTC), whether every expectation passed, and each failed expectation with its
+severity, counts, affected tenants and example keys.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _row(run_id: str, validated_at: datetime, outcome: ValidationOutcome) -> tup
 
 
 def latest_results(spark: SparkSession, settings: Settings) -> DataFrame | None:
-    """The most recent row per (suite, table); None when nothing was validated yet."""
+    """Select the most recent row per (suite, table); return None when nothing was validated yet."""
     if not table_exists(spark, settings, Table.QUALITY_RESULTS):
         return None
     results = read_table(spark, settings, Table.QUALITY_RESULTS)

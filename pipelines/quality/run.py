@@ -1,4 +1,4 @@
-"""Which suite validates which table, and the job that runs them and records the results."""
+"""The mapping of suites to tables, and the job that runs the suites and records the results."""
 
 from __future__ import annotations
 

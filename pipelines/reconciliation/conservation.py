@@ -71,7 +71,7 @@ def _in_period(frame: DataFrame, period: str | None) -> DataFrame:
 
 
 def quarantine_tenant() -> Column:
-    """The tenant a quarantined record is attributed to (see the module docstring)."""
+    """Return the tenant a quarantined record is attributed to (see the module docstring)."""
     return F.coalesce(F.col(C.TENANT_ID), F.when(F.col(C.KAFKA_KEY).rlike(SPARK_TENANT_ID_REGEX), F.col(C.KAFKA_KEY)),
                       F.lit(INVALID_TENANT))
 

@@ -7,7 +7,7 @@ the invoice's charge lines over the invoice's period ``[period_start,
 period_end)``, or the UTC month when the tenant has no invoice yet.
 
 A rerun replaces the period's rows (Delta ``replaceWhere`` on ``period``), so
-the table holds the latest reconciliation of each period.
+the table contains the latest reconciliation of each period.
 """
 
 from __future__ import annotations
@@ -153,9 +153,9 @@ class KafkaGap:
 def find_kafka_gaps(bronze: DataFrame) -> list[KafkaGap]:
     """Find offsets missing in bronze inside each partition's range of read offsets.
 
-    A gap lies between two offsets that bronze holds, so it belongs to the
+    A gap lies between two offsets that bronze contains. It belongs to the
     periods of the two records around it (by Kafka timestamp, UTC), and to
-    the tenants whose records bronze holds from that partition in those periods.
+    the tenants with bronze records from that partition in those periods.
 
     NOTE: offsets before the first one read are not checked, because a stream
     that started at ``latest`` never meant to read them. Transaction markers
@@ -237,7 +237,7 @@ def _gaps_by_tenant(bronze: DataFrame, period: str) -> dict[str, list[KafkaGap]]
 
 
 def _invoices_of(spark, settings, period) -> dict[str, dict]:
-    """The tenant's invoice of the period (not credit notes, not voided drafts), as a header dict."""
+    """Return each tenant's invoice header of the period, leaving out credit notes and voided drafts."""
     if not table_exists(spark, settings, Table.GOLD_INVOICES):
         return {}
     rows = (read_table(spark, settings, Table.GOLD_INVOICES)
