@@ -200,6 +200,11 @@ def finalize_invoices(
                      header[I.TENANT_ID], (header[I.PERIOD_END] + grace).isoformat())
     if not due:
         return []
+    if due:
+        # Imported here to keep great-expectations out of billing's import time.
+        from pipelines.quality.gate import assert_can_finalize
+
+        assert_can_finalize(spark, settings, period, [header[I.TENANT_ID] for header in due])
     _check_lines_match(spark, settings, due)
 
     sequence = _max_sequence(spark, settings, issuer, DocumentType.INVOICE)
@@ -257,6 +262,7 @@ def void_invoice(spark: SparkSession, settings: Settings, invoice_id: str, now: 
         return issue_credit_note(spark, settings, invoice_id, now, reason or "void")
     voided = dict(header, **{I.STATUS: InvoiceStatus.VOIDED.value, I.VOIDED_AT: now, I.REASON: reason or "void"})
     _merge_headers(spark, settings, [voided])
+    _append_to_ledger(spark, settings, [voided])
     return voided
 
 
@@ -298,8 +304,18 @@ def issue_credit_note(spark: SparkSession, settings: Settings, invoice_id: str, 
     if reversed_lines:
         _merge_lines(spark, settings, reversed_lines, [note_id])
     _merge_headers(spark, settings, [note])
+    _append_to_ledger(spark, settings, [note])
     return note
 
 
 def with_header(document: InvoiceDocument, **changes) -> InvoiceDocument:
     return replace(document, header=dict(document.header, **changes))
+
+
+def _append_to_ledger(spark: SparkSession, settings: Settings, headers: Sequence[dict]) -> None:
+    """Record documents in the tamper-evident ledger (``audit.invoice_ledger``)."""
+    # Imported here: the ledger module imports billing, so a top-level import
+    # would be circular.
+    from pipelines.audit.ledger import append_documents
+
+    append_documents(spark, settings, headers)

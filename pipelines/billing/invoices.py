@@ -62,6 +62,10 @@ def write_invoices(
         now = now or datetime.now().astimezone()
         scope = tenant_ids if tenant_ids is not None else [document.header["tenant_id"] for document in run.documents]
         finalized = finalize_invoices(spark, settings, run.period, scope, grace or grace_period(settings, None), now)
+        if finalized:
+            from pipelines.audit.ledger import append_documents
+
+            append_documents(spark, settings, finalized)
     return WriteResult(written=tuple(written), finalized=tuple(finalized))
 
 
