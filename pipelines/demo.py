@@ -57,7 +57,11 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
         spark = build_local_session(settings)
         runs = run_streams(spark, settings)
         invoices = invoice_month(spark, settings, month)
+        reconciliation = reconcile_month(spark, settings, month)
+        manifest = export_month(spark, settings, month)
         print_summary(spark, settings, month, published, runs, invoices, time.monotonic() - started)
+        print_reconciliation(reconciliation)
+        print_exports(settings, month, manifest)
     finally:
         if not was_running and not args.keep_broker:
             broker.stop()
@@ -88,6 +92,38 @@ def invoice_month(spark: SparkSession, settings: Settings, month: str):
     run = compute_invoices(spark, settings, month, None)
     write_invoices(spark, settings, run)
     return run
+
+
+def reconcile_month(spark: SparkSession, settings: Settings, month: str) -> list[dict]:
+    from pipelines.reconciliation.report import reconcile_period, write_reconciliation
+
+    rows = reconcile_period(spark, settings, month)
+    write_reconciliation(spark, settings, month, rows)
+    return rows
+
+
+def export_month(spark: SparkSession, settings: Settings, month: str) -> dict:
+    from pipelines.exports.export import export_period
+
+    return export_period(spark, settings, month, settings.exports_root)
+
+
+def print_reconciliation(rows: list[dict]) -> None:
+    from collections import Counter
+
+    from pipelines.reconciliation.report import RC, ReconciliationStatus
+
+    statuses = Counter(row[RC.STATUS] for row in rows)
+    print(f"\nreconciliation per tenant ({len(rows)} tenants, full table in gold.reconciliation): "
+          + ", ".join(f"{status} {count}" for status, count in sorted(statuses.items())))
+    for row in sorted(rows, key=lambda item: item[RC.TENANT_ID]):
+        if row[RC.STATUS] != ReconciliationStatus.BALANCED.value:
+            print(f"  {row[RC.TENANT_ID]:<48} {row[RC.STATUS]:<18} {row[RC.STATUS_DETAIL]}")
+
+
+def print_exports(settings: Settings, month: str, manifest: dict) -> None:
+    print(f"\nexports: {len(manifest['files'])} files for {len(manifest['tenants'])} tenants in "
+          f"{settings.exports_root.rstrip('/')}/{month} (manifest.json lists each file's SHA-256)")
 
 
 def print_summary(spark: SparkSession, settings: Settings, month: str, publish_seconds: float,

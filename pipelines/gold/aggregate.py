@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from pipelines.config import Meter
 from pipelines.schemas import GOLD_USAGE, QUANTITY_TYPE
+from pipelines.silver.values import value_text
 from pipelines.vocabulary import Aggregation
 from pipelines.vocabulary import Column as C
 
@@ -47,7 +48,7 @@ def _readings_of(silver_events: DataFrame, meter: Meter) -> DataFrame:
         dimensions = F.to_json(F.named_struct(*fields))
     else:
         dimensions = F.lit("{}")
-    value = F.get_json_object(data, meter.value_path) if meter.value_path else F.lit(None).cast("string")
+    value = value_text(C.DATA, meter.value_path) if meter.value_path else F.lit(None).cast("string")
     return silver_events.filter(F.col(C.EVENT_TYPE) == meter.event_type).select(
         C.TENANT_ID,
         F.lit(meter.name).alias(C.METER),

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.config import TENANT_ID_REGEX, Meter, Settings
+from pipelines.silver.values import is_exact_number_or_text, value_text
 from pipelines.vocabulary import Aggregation, ReasonCode
 from pipelines.vocabulary import Column as C
 
@@ -92,13 +93,14 @@ def _quantity_checks(settings: Settings) -> list[SparkColumn]:
         if meter.aggregation is Aggregation.COUNT or meter.value_path is None:
             continue
         applies = (F.col("type") == meter.event_type) & is_object_data
-        raw = F.get_json_object(F.col("data"), meter.value_path)
-        for check in _value_checks(meter, raw, settings):
+        raw = value_text("data", meter.value_path)
+        exact = is_exact_number_or_text("data", meter.value_path)
+        for check in _value_checks(meter, raw, exact, settings):
             checks.append(F.when(applies, check))
     return checks
 
 
-def _value_checks(meter: Meter, raw: SparkColumn, settings: Settings) -> list[SparkColumn]:
+def _value_checks(meter: Meter, raw: SparkColumn, exact: SparkColumn, settings: Settings) -> list[SparkColumn]:
     where = f"meter {meter.name} at {meter.value_path}"
     missing = F.when(raw.isNull(), _reason(ReasonCode.MISSING_QUANTITY, F.lit(f"{where} is missing or null")))
     if meter.aggregation is Aggregation.UNIQUE_COUNT:
@@ -106,7 +108,7 @@ def _value_checks(meter: Meter, raw: SparkColumn, settings: Settings) -> list[Sp
         return [missing, F.when(raw.isNotNull() & ~is_scalar,
                                 _reason(ReasonCode.INVALID_QUANTITY, F.lit(f"{where} must be a string or a number")))]
 
-    is_decimal = raw.rlike(PLAIN_DECIMAL_REGEX)
+    is_decimal = exact & raw.rlike(PLAIN_DECIMAL_REGEX)
     value = F.when(is_decimal, raw.cast("decimal(38,12)"))
     max_quantity = F.lit(str(settings.ingest.max_quantity)).cast("decimal(38,12)")
     return [

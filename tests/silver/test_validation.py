@@ -117,6 +117,7 @@ QUANTITIES = [
         ("NaN", "INVALID_QUANTITY"),
         ("Infinity", "INVALID_QUANTITY"),
         ("1e3", "INVALID_QUANTITY"),
+        ("1.5E+2", "INVALID_QUANTITY"),
         ("0.0000000000001", "INVALID_QUANTITY"),
         (-1, "NEGATIVE_QUANTITY"),
         ("1000000000001", "QUANTITY_TOO_LARGE"),
@@ -142,3 +143,21 @@ def test_every_problem_of_a_record_is_listed(spark, settings):
     assert [reason.split(":")[0] for reason in checked["reasons"]] == [
         "UNSUPPORTED_SPEC_VERSION", "UNKNOWN_TENANT", "NEGATIVE_QUANTITY"]
     assert checked["reason_code"] == "UNSUPPORTED_SPEC_VERSION"
+
+
+def test_long_decimals_keep_every_digit(spark, settings):
+    from pipelines.gold.aggregate import HOUR, aggregate_usage, meter_readings
+    from pipelines.silver.stream import to_silver_rows
+
+    values = [cloud_event("a", data={"region": "eu", "bytes_out": "NUMBER_A"}).replace('"NUMBER_A"', "0.0002355203"),
+              cloud_event("b", data={"region": "eu", "bytes_out": "NUMBER_B"}).replace(
+                  '"NUMBER_B"', "12345678901234.123456789012"),
+              cloud_event("c", data={"region": "eu", "bytes_out": "NUMBER_C"}).replace('"NUMBER_C"', "1e3")]
+    checked = add_validation_reasons(add_payload_hash(parse_events(bronze_rows(spark, values))), settings)
+
+    valid = checked.filter("reason_code IS NULL")
+    usage = aggregate_usage(meter_readings(to_silver_rows(valid), settings.meters), HOUR)
+
+    assert [row["reason_code"] for row in checked.orderBy("offset").collect()] == [None, None, "INVALID_QUANTITY"]
+    egress = usage.filter("meter = 'egress_bytes'").collect()[0]["quantity"]
+    assert str(egress) == "12345678901234.123692309312"

@@ -1,0 +1,31 @@
+"""Read meter values out of an event's ``data`` JSON without losing digits.
+
+``get_json_object`` parses JSON numbers as doubles and prints them again, so
+``0.0002355203`` comes back as ``2.355203E-4`` and long decimals lose digits.
+Spark's VARIANT keeps a JSON number that fits ``DECIMAL(38)`` as a decimal, so
+reading the value through ``parse_json`` returns the producer's exact digits.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import functions as F
+
+# Variant types that hold a number exactly as written. A JSON number with an
+# exponent, or beyond 38 digits, becomes DOUBLE and is rejected by validation.
+EXACT_NUMBER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+
+
+def value_text(data_column: str, value_path: str) -> SparkColumn:
+    """The value at ``value_path`` of the JSON text in ``data_column``.
+
+    Numbers come back with their exact digits; NULL when the value is absent.
+    ``value_path`` is validated by configuration as ``$.name(.name)*``.
+    """
+    return F.expr(f"variant_get(try_parse_json(`{data_column}`), '{value_path}', 'string')")
+
+
+def is_exact_number_or_text(data_column: str, value_path: str) -> SparkColumn:
+    """True when the value is a JSON string or a number that the variant kept exactly."""
+    kind = F.expr(f"schema_of_variant(variant_get(try_parse_json(`{data_column}`), '{value_path}'))")
+    return kind.startswith("DECIMAL") | kind.isin(*EXACT_NUMBER_TYPES) | (kind == "STRING")
