@@ -40,8 +40,6 @@ def build_local_session(settings: Settings, extra_conf: dict[str, str] | None = 
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
-        .config("spark.sql.streaming.stateStore.providerClass",
-                "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
         .config("spark.sql.warehouse.dir", os.path.join(settings.lake.root, "_warehouse"))
     )

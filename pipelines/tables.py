@@ -81,15 +81,22 @@ def ensure_table(
     for key, value in (properties or {}).items():
         builder = builder.property(key, value)
     builder.execute()
+    _register_in_catalog(spark, settings, table)
     log.debug("table %s ready at %s", table.value, path)
 
 
 def register_catalog_tables(spark: SparkSession, settings: Settings) -> None:
     """Name every existing table in ``lake.catalog`` (external tables by location)."""
-    if not settings.lake.catalog:
-        return
-    schema = settings.lake.catalog
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table in Table:
         if table_exists(spark, settings, table):
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {catalog_name(settings, table)} USING DELTA LOCATION '{table_path(settings, table)}'")
+            _register_in_catalog(spark, settings, table)
+
+
+def _register_in_catalog(spark: SparkSession, settings: Settings, table: Table) -> None:
+    # NOTE: runs only when lake.catalog is set, which no test here does: it
+    # needs a metastore or Unity Catalog, and is untested on this machine.
+    name = catalog_name(settings, table)
+    if name is None:
+        return
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {settings.lake.catalog}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{table_path(settings, table)}'")

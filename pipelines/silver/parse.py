@@ -50,11 +50,17 @@ def parse_events(bronze: DataFrame) -> DataFrame:
         | (is_object_text & ~F.rtrim(F.col(VALUE_TEXT)).endswith("}"))
         | (~is_object_text & F.expr(f"try_parse_json({VALUE_TEXT})").isNull())
     )
-    envelope_fields = [F.col(f"{ENVELOPE}.{field.name}").alias(field.name) for field in CLOUD_EVENT_ENVELOPE.fields]
+    envelope_fields = [F.col(f"{ENVELOPE}.{field.name}").alias(field.name)
+                       for field in CLOUD_EVENT_ENVELOPE.fields if field.name != "data"]
+    # from_json prints a nested object again through doubles (0.0002355203
+    # becomes 2.355203E-4), so `data` is taken from the VARIANT parse, which
+    # keeps every JSON number that fits DECIMAL(38) exactly.
+    exact_data = F.expr(f"to_json(variant_get(try_parse_json({VALUE_TEXT}), '$.data'))")
 
     return parsed.select(
         *bronze.columns,
         *envelope_fields,
+        F.when(F.col(f"{ENVELOPE}.data").isNotNull(), exact_data).alias("data"),
         F.when(F.col(f"{ENVELOPE}.time").rlike(RFC3339_PATTERN), F.expr(f"try_cast({ENVELOPE}.time AS TIMESTAMP)"))
         .alias(C.EVENT_TIME),
         is_malformed.alias("is_malformed"),
