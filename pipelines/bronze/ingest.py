@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from pipelines.config import Settings
+from pipelines.triggers import with_trigger
 from pipelines.schemas import BRONZE_EVENTS
 from pipelines.tables import checkpoint_path, ensure_table, table_path
 from pipelines.vocabulary import Column as C
@@ -78,8 +79,7 @@ def start_bronze_stream(spark: SparkSession, settings: Settings, run_once: bool)
         .outputMode("append")
         .option("checkpointLocation", checkpoint_path(settings, QUERY_NAME))
     )
-    writer = writer.trigger(availableNow=True) if run_once else writer.trigger(
-        processingTime=f"{settings.ingest.trigger_interval_seconds} seconds")
+    writer = with_trigger(writer, settings, run_once)
     query = writer.start(table_path(settings, Table.BRONZE_EVENTS))
     log.info("started %s from topic %s (run_once=%s)", QUERY_NAME, settings.kafka.topic, run_once)
     return query

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from pipelines.config import Settings
+from pipelines.triggers import with_trigger
 from pipelines.gold.aggregate import DAY, HOUR, aggregate_usage, events_in_windows, meter_readings, window_keys
 from pipelines.schemas import GOLD_USAGE
 from pipelines.tables import checkpoint_path, delta_table, ensure_table, read_table, table_path
@@ -51,8 +52,7 @@ def start_gold_stream(spark: SparkSession, settings: Settings, run_once: bool) -
         .foreachBatch(lambda batch, batch_id: process_silver_batch(batch, batch_id, settings))
         .option("checkpointLocation", checkpoint_path(settings, QUERY_NAME))
     )
-    writer = writer.trigger(availableNow=True) if run_once else writer.trigger(
-        processingTime=f"{settings.ingest.trigger_interval_seconds} seconds")
+    writer = with_trigger(writer, settings, run_once)
     return writer.start()
 
 

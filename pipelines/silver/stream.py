@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from pipelines.config import Settings
+from pipelines.triggers import with_trigger
 from pipelines.schemas import SILVER_DUPLICATES, SILVER_EVENTS, SILVER_QUARANTINE
 from pipelines.silver.deduplicate import add_payload_hash, classify_against_silver, first_delivery_per_event
 from pipelines.silver.parse import parse_events
@@ -51,8 +52,7 @@ def start_silver_stream(spark: SparkSession, settings: Settings, run_once: bool)
         .foreachBatch(lambda batch, batch_id: process_bronze_batch(batch, batch_id, settings))
         .option("checkpointLocation", checkpoint_path(settings, QUERY_NAME))
     )
-    writer = writer.trigger(availableNow=True) if run_once else writer.trigger(
-        processingTime=f"{settings.ingest.trigger_interval_seconds} seconds")
+    writer = with_trigger(writer, settings, run_once)
     return writer.start()
 
 
