@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable = args.handler
     try:
         settings = load_settings(args.conf, parse_overrides(args.set))
+        check_plans(settings)
         return int(handler(settings, args) or 0)
     except MeterhouseError as error:
         log.error("%s", error)
@@ -64,12 +65,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def check_plans(settings) -> None:
+    """Validate the plans file at start-up, so a bad price stops every command."""
+    from pipelines.billing.plans import load_plans
+
+    load_plans(settings.plans_path, settings.meters)
+
+
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     overrides = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator or not key:
-            raise SystemExit(f"--set expects KEY=VALUE, found {pair!r}")
+            print(f"error: --set expects KEY=VALUE, found {pair!r}", file=sys.stderr)
+            raise SystemExit(2)
         overrides[key.strip()] = value
     return overrides
 

@@ -183,15 +183,39 @@ def load_settings(path: str | os.PathLike | None = None, overrides: dict[str, An
     """
     source = Path(path or os.environ.get("METERHOUSE_CONF") or DEFAULT_CONF).resolve()
     raw = _read_yaml(source)
-    for dotted_key, value in (overrides or {}).items():
-        _set_dotted(raw, dotted_key, value)
-
     problems: list[str] = []
+    for dotted_key, value in (overrides or {}).items():
+        if _is_known_key(dotted_key):
+            _set_dotted(raw, dotted_key, value)
+        else:
+            problems.append(f"--set {dotted_key}: unknown setting; valid keys are {', '.join(sorted(KNOWN_KEYS))} "
+                            f"and anything below {', '.join(OPEN_SECTIONS)}")
+
     base = source.parent
     settings = _build_settings(source, base, raw, problems)
     if problems:
         raise ConfigError(str(source), problems)
     return settings
+
+
+# Keys that --set may override. A typo must fail loudly: silently ignoring
+# `lake.rot` would write to the default lake.
+KNOWN_KEYS = {
+    "environment",
+    "kafka.bootstrap_servers", "kafka.topic", "kafka.partitions", "kafka.starting_offsets",
+    "kafka.max_offsets_per_trigger",
+    "broker.host", "broker.port", "broker.controller_port", "broker.data_dir", "broker.heap",
+    "lake.root", "lake.checkpoint_root", "lake.catalog",
+    "spark.master", "spark.app_name", "spark.shuffle_partitions",
+    "ingest.max_event_age_days", "ingest.max_future_skew_seconds", "ingest.max_quantity",
+    "ingest.max_event_id_length", "ingest.trigger_interval_seconds",
+    "files.meters", "files.plans", "files.tenants",
+}
+OPEN_SECTIONS = ("kafka.options.", "spark.conf.", "billing.", "exports.", "audit.")
+
+
+def _is_known_key(dotted_key: str) -> bool:
+    return dotted_key in KNOWN_KEYS or dotted_key.startswith(OPEN_SECTIONS)
 
 
 def _build_settings(source: Path, base: Path, raw: dict, problems: list[str]) -> Settings | None:

@@ -206,7 +206,11 @@ def ensure_topic(kafka: KafkaSettings) -> None:
     admin = AdminClient(kafka.client_config())
     if kafka.topic in admin.list_topics(timeout=10).topics:
         return
-    futures = admin.create_topics([NewTopic(kafka.topic, num_partitions=kafka.partitions, replication_factor=1)])
+    # The broker stamps each record on arrival (LogAppendTime): silver measures
+    # event age from the Kafka timestamp, which a producer could otherwise forge.
+    topic = NewTopic(kafka.topic, num_partitions=kafka.partitions, replication_factor=1,
+                     config={"message.timestamp.type": "LogAppendTime"})
+    futures = admin.create_topics([topic])
     try:
         futures[kafka.topic].result(timeout=30)
     except Exception as error:  # noqa: BLE001 - report the broker's reason
