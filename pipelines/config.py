@@ -46,7 +46,7 @@ class SecretStr(str):
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    """Where usage events are read from and how."""
+    """Kafka source of the usage events: brokers, topic, offsets and client options."""
 
     bootstrap_servers: str
     topic: str

@@ -1,4 +1,4 @@
-"""Where each logical table and streaming checkpoint lives.
+"""Locations of the logical tables and streaming checkpoints.
 
 Every location derives from ``lake.root``: ``<root>/<layer>/<table>`` for data
 and ``<root>/_checkpoints/<query>`` for checkpoints, so one setting moves the

@@ -70,7 +70,7 @@ class Table(str, Enum):
 
 
 class Aggregation(str, Enum):
-    """How a meter folds the values of its events within a window."""
+    """Aggregation that a meter applies to the values of its events within a window."""
 
     SUM = "SUM"
     COUNT = "COUNT"
@@ -80,7 +80,7 @@ class Aggregation(str, Enum):
 
 
 class ReasonCode(str, Enum):
-    """Why a bronze record was quarantined instead of reaching silver.
+    """Reason code of a bronze record that was quarantined instead of reaching silver.
 
     Listed in the order validation reports them; a record with several problems
     keeps all of them in ``reasons`` and the first one as ``reason_code``.

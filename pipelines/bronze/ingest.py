@@ -67,7 +67,7 @@ def create_bronze_table(spark: SparkSession, settings: Settings) -> None:
 def start_bronze_stream(spark: SparkSession, settings: Settings, run_once: bool) -> StreamingQuery:
     """Start the Kafka-to-bronze query.
 
-    ``run_once`` reads what Kafka holds now and stops (``availableNow``), for
+    ``run_once`` reads what Kafka contains now and stops (``availableNow``), for
     scheduled incremental runs; otherwise it runs until stopped, one batch per
     ``ingest.trigger_interval_seconds``.
     """

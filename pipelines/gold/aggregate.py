@@ -29,7 +29,7 @@ METER_VALUE = "meter_value"
 
 
 def meter_readings(silver_events: DataFrame, meters: list[Meter] | tuple[Meter, ...]) -> DataFrame:
-    """One row per (event, meter reading it): tenant, meter, dimensions, value.
+    """Expand events into one row per (event, meter reading it): tenant, meter, dimensions, value.
 
     ``dimensions`` is the JSON object of the meter's group_by fields in
     configuration order, with string values; a field the event lacks is left

@@ -34,7 +34,7 @@ STOP_TIMEOUT_SECONDS = 30
 
 @dataclass(frozen=True)
 class BrokerStatus:
-    """Whether the local broker process exists and answers on its port."""
+    """State of the local broker: its process id and whether its port accepts connections."""
 
     pid: int | None
     is_answering: bool
@@ -67,7 +67,7 @@ class LocalBroker:
         return BrokerStatus(pid=pid, is_answering=self._is_port_open(), bootstrap_servers=self.bootstrap_servers)
 
     def start(self) -> BrokerStatus:
-        """Start the broker unless it already runs; wait until it answers.
+        """Start the broker unless it already runs, then wait until it accepts connections.
 
         Idempotent: a running broker is left alone. Raises ``BrokerError`` when
         the port is taken by another process or the broker does not come up.
@@ -163,7 +163,7 @@ class LocalBroker:
             if self._is_port_open() and self._has_metadata():
                 return
             time.sleep(0.5)
-        raise BrokerError(f"the broker did not answer on {self.bootstrap_servers} within {START_TIMEOUT_SECONDS}s; see {self.log_file}")
+        raise BrokerError(f"the broker did not respond on {self.bootstrap_servers} within {START_TIMEOUT_SECONDS}s; see {self.log_file}")
 
     def _has_metadata(self) -> bool:
         from confluent_kafka.admin import AdminClient

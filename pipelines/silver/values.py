@@ -17,7 +17,7 @@ EXACT_NUMBER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 
 
 def value_text(data_column: str, value_path: str) -> SparkColumn:
-    """The value at ``value_path`` of the JSON text in ``data_column``.
+    """Extract the value at ``value_path`` of the JSON text in ``data_column``.
 
     Numbers come back with their exact digits; NULL when the value is absent.
     ``value_path`` is validated by configuration as ``$.name(.name)*``.
