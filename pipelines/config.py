@@ -62,10 +62,10 @@ class KafkaSettings:
         return options
 
     def client_config(self) -> dict[str, str]:
-        """Return the configuration for a librdkafka client (producer, admin)."""
-        config = {key: str(value) for key, value in self.options.items()}
-        config["bootstrap.servers"] = self.bootstrap_servers
-        return config
+        """Return the configuration for a librdkafka client (producer, admin), names translated."""
+        from pipelines.runtime.kafka_clients import librdkafka_config
+
+        return librdkafka_config({key: str(value) for key, value in self.options.items()}, self.bootstrap_servers)
 
 
 @dataclass(frozen=True)

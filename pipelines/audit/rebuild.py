@@ -16,8 +16,7 @@ every total negated, nothing else changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HEADER_TIMES = (I.PERIOD_START, I.PERIOD_END, I.FINALIZED_AT, I.VOIDED_AT)
-LINE_TIMES = (I.SERVICE_START, I.SERVICE_END)
 
 # Set when a document is finalized, voided or numbered, after it was rated;
 # a rebuild of the rating cannot reproduce them.
@@ -161,8 +159,8 @@ def _audit_invoice(spark, settings, header: dict, plans_path: Path | None, price
         invoices_version = draft_written_version(spark, settings, header)
         lines_version = _version_as_of(spark, settings, Table.GOLD_INVOICE_LINES,
                                        _commit_time(spark, settings, Table.GOLD_INVOICES, invoices_version))
-        with _billing_reads_pinned(usage_versions, invoices_version, lines_version):
-            gathered = compute.gather_inputs(spark, settings, header[I.PERIOD], [header[I.TENANT_ID]], catalog)
+        as_of = compute.HistoryAsOf(usage=usage_versions, invoices_version=invoices_version, lines_version=lines_version)
+        gathered = compute.gather_inputs(spark, settings, header[I.PERIOD], [header[I.TENANT_ID]], catalog, as_of)
     except (PySparkException, Py4JJavaError) as error:
         if is_version_unavailable(error):
             raise VersionUnavailableError(_unavailable_message(settings, header, error)) from None
@@ -309,41 +307,6 @@ def _version_as_of(spark, settings, table: Table, moment: datetime) -> int | Non
     row = (delta_table(spark, settings, table).history()
            .where(F.unix_micros("timestamp") <= micros).agg(F.max("version").alias("version")).first())
     return None if row["version"] is None else int(row["version"])
-
-
-@contextmanager
-def _billing_reads_pinned(usage: SourceVersions, invoices_version: int, lines_version: int | None) -> Iterator[None]:
-    """Make billing's ``gather_inputs`` read usage and earlier documents at the given versions.
-
-    TODO: this swaps the reader functions that pipelines.billing.compute looks
-    up at call time, so it is not safe while another thread computes invoices
-    in the same process. It goes away once gather_inputs accepts the
-    gold.invoices and gold.invoice_lines versions to read.
-    """
-    def pinned_versions(spark, settings):
-        return usage
-
-    def headers_at(spark, settings, tenant_ids=None):
-        frame = read_table(spark, settings, Table.GOLD_INVOICES, invoices_version)
-        if tenant_ids is not None:
-            frame = frame.where(F.col(I.TENANT_ID).isin(sorted(set(tenant_ids))))
-        return collect_with_utc_times(frame, HEADER_TIMES)
-
-    def lines_at(spark, settings, frame_filter=None):
-        if lines_version is None:
-            return []
-        frame = read_table(spark, settings, Table.GOLD_INVOICE_LINES, lines_version)
-        return collect_with_utc_times(frame if frame_filter is None else frame.where(frame_filter), LINE_TIMES)
-
-    replaced = {"pin_versions": pinned_versions, "read_headers": headers_at, "read_lines": lines_at}
-    originals = {name: getattr(compute, name) for name in replaced}
-    for name, function in replaced.items():
-        setattr(compute, name, function)
-    try:
-        yield
-    finally:
-        for name, function in originals.items():
-            setattr(compute, name, function)
 
 
 def collect_with_utc_times(frame: DataFrame, timestamps: Sequence[str]) -> list[dict]:

@@ -82,6 +82,19 @@ class InvoiceRun:
     unbilled_tenants: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class HistoryAsOf:
+    """The table versions an audit rebuild reads instead of the latest ones.
+
+    ``lines_version`` is None when gold.invoice_lines did not exist yet, so
+    there were no earlier lines to read.
+    """
+
+    usage: SourceVersions
+    invoices_version: int
+    lines_version: int | None
+
+
 @dataclass
 class _Gathered:
     period: str
@@ -169,16 +182,20 @@ def _rate_usage_only(subscription, label, usage: Mapping[int, Mapping[str, Meter
     return rate_invoice(RatingRequest(subscription=plain, period=period, windows=windows, rounding=rounding), catalog)
 
 
-def gather_inputs(spark, settings, period, tenant_ids, catalog) -> _Gathered:
-    """Pin versions and read everything rating needs: subscriptions, usage, invoice history."""
+def gather_inputs(spark, settings, period, tenant_ids, catalog, as_of: HistoryAsOf | None = None) -> _Gathered:
+    """Pin versions and read everything rating needs: subscriptions, usage, invoice history.
+
+    With ``as_of``, usage and the invoice tables are read at those versions
+    (an audit rebuild) instead of the latest ones.
+    """
     parse_period_label(period)
     subscriptions = load_subscriptions(spark, settings, catalog)
     scope = _scope(settings, subscriptions, tenant_ids)
-    versions = pin_versions(spark, settings)
+    versions = as_of.usage if as_of else pin_versions(spark, settings)
     gathered = _Gathered(period=period, versions=versions,
                          unbilled=sorted(set(tenant_ids or settings.tenants) - set(subscriptions)))
-    headers = read_headers(spark, settings, scope)
-    history = _history(spark, settings, scope)
+    headers = read_headers(spark, settings, scope, as_of.invoices_version if as_of else None)
+    history = _history(spark, settings, scope, as_of)
 
     requests, late_requests = [], {}
     plans_by_tenant = {}
@@ -238,13 +255,16 @@ def _scope(settings, subscriptions, tenant_ids) -> list[str]:
     return requested
 
 
-def _history(spark, settings, tenant_ids) -> list[dict]:
+def _history(spark, settings, tenant_ids, as_of: HistoryAsOf | None) -> list[dict]:
     # Lines other invoices billed that this invoice must not bill again:
     # in-advance flat fees and late-usage adjustments, with their reversals.
+    if as_of is not None and as_of.lines_version is None:
+        return []
     kinds = [LineType.CHARGE.value, LineType.ADJUSTMENT.value, LineType.REVERSAL.value]
     return read_lines(spark, settings, F.col(I.TENANT_ID).isin(list(tenant_ids)) & F.col(I.LINE_TYPE).isin(kinds)
                       & (F.col(I.PRICING_MODEL).eqNullSafe(PricingModel.FLAT_FEE.value)
-                         | F.col(I.REFERENCES_INVOICE_ID).isNotNull()))
+                         | F.col(I.REFERENCES_INVOICE_ID).isNotNull()),
+                      as_of.lines_version if as_of else None)
 
 
 def _voided_ids(headers) -> set[str]:

@@ -84,22 +84,29 @@ def quantize_quantity(value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal(1).scaleb(-QUANTITY_SCALE), rounding=ROUND_HALF_EVEN)
 
 
-def read_headers(spark: SparkSession, settings: Settings, tenant_ids: Iterable[str] | None = None) -> list[dict]:
-    """Return invoice headers as dicts with UTC-aware timestamps; all tenants when ``tenant_ids`` is None."""
-    if not table_exists(spark, settings, Table.GOLD_INVOICES):
+def read_headers(spark: SparkSession, settings: Settings, tenant_ids: Iterable[str] | None = None,
+                 version: int | None = None) -> list[dict]:
+    """Return invoice headers as dicts with UTC-aware timestamps; all tenants when ``tenant_ids`` is None.
+
+    ``version`` reads gold.invoices as of that Delta version instead of the latest.
+    """
+    if version is None and not table_exists(spark, settings, Table.GOLD_INVOICES):
         return []
-    frame = read_table(spark, settings, Table.GOLD_INVOICES)
+    frame = read_table(spark, settings, Table.GOLD_INVOICES, version)
     if tenant_ids is not None:
         frame = frame.where(F.col(I.TENANT_ID).isin(sorted(set(tenant_ids))))
     timestamps = (I.PERIOD_START, I.PERIOD_END, I.FINALIZED_AT, I.VOIDED_AT)
     return [_with_aware_times(row, timestamps) for row in _collect_with_micros(frame, timestamps)]
 
 
-def read_lines(spark: SparkSession, settings: Settings, frame_filter=None) -> list[dict]:
-    """Return invoice lines as dicts (UTC-aware service times), filtered by a Column when given."""
-    if not table_exists(spark, settings, Table.GOLD_INVOICE_LINES):
+def read_lines(spark: SparkSession, settings: Settings, frame_filter=None, version: int | None = None) -> list[dict]:
+    """Return invoice lines as dicts (UTC-aware service times), filtered by a Column when given.
+
+    ``version`` reads gold.invoice_lines as of that Delta version instead of the latest.
+    """
+    if version is None and not table_exists(spark, settings, Table.GOLD_INVOICE_LINES):
         return []
-    frame = read_table(spark, settings, Table.GOLD_INVOICE_LINES)
+    frame = read_table(spark, settings, Table.GOLD_INVOICE_LINES, version)
     if frame_filter is not None:
         frame = frame.where(frame_filter)
     timestamps = (I.SERVICE_START, I.SERVICE_END)

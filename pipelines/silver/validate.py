@@ -30,6 +30,10 @@ SUPPORTED_SPEC_VERSION = "1.0"
 # cannot slip through as `$` would let it.
 SPARK_TENANT_ID_REGEX = TENANT_ID_REGEX.removesuffix("$") + r"\z"
 PLAIN_DECIMAL_REGEX = r"^-?\d{1,26}(\.\d{1,12})?\z"
+# More integer digits than DECIMAL(38, 12) holds: the value is well formed but
+# far above any ingest.max_quantity, so it is reported as too large (or as
+# negative), which tells the producer more than "not a decimal" would.
+OVERSIZED_DECIMAL_REGEX = r"^-?\d{27,}(\.\d+)?\z"
 EVENT_ID_REGEX = r"^[\x21-\x7E]+\z"
 
 
@@ -38,6 +42,8 @@ def add_validation_reasons(events: DataFrame, settings: Settings) -> DataFrame:
     checks = _envelope_checks(settings) + _quantity_checks(settings)
     all_reasons = F.array_compact(F.array(*checks))
     reasons = F.when(F.col("is_malformed"), F.array(_reason(ReasonCode.MALFORMED_JSON, F.lit("the value is not valid JSON"))))
+    reasons = reasons.when(F.col("has_repeated_key"), F.array(_reason(ReasonCode.MALFORMED_JSON, F.lit(
+        "the object names a key more than once, so which value counts is ambiguous; send each key once"))))
     reasons = reasons.when(F.col("is_not_object"), F.array(_reason(ReasonCode.NOT_AN_OBJECT, F.lit("a CloudEvent must be a JSON object"))))
     reasons = reasons.otherwise(all_reasons)
     return events.withColumn(C.REASONS, reasons).withColumn(
@@ -60,8 +66,11 @@ def _envelope_checks(settings: Settings) -> list[SparkColumn]:
     valid_subject = has_subject & F.col("subject").rlike(SPARK_TENANT_ID_REGEX)
     age_seconds = F.unix_timestamp(C.KAFKA_TIMESTAMP) - F.unix_timestamp(C.EVENT_TIME)
 
+    non_string = F.col("non_string_attributes")
     return [
         F.when(F.length(missing_list) > 0, _reason(ReasonCode.MISSING_FIELD, F.concat(F.lit("missing or empty: "), missing_list))),
+        F.when(F.length(non_string) > 0, _reason(ReasonCode.INVALID_ATTRIBUTE_TYPE, F.concat(
+            F.lit("CloudEvents attributes must be JSON strings, not numbers, booleans, arrays or objects: "), non_string))),
         F.when(F.col("specversion").isNotNull() & (F.col("specversion") != SUPPORTED_SPEC_VERSION),
                _reason(ReasonCode.UNSUPPORTED_SPEC_VERSION, F.concat(F.lit("specversion must be 1.0, found "), _quoted("specversion")))),
         F.when(F.col("id").isNotNull() & ((F.length("id") > settings.ingest.max_event_id_length) | ~F.col("id").rlike(EVENT_ID_REGEX)),
@@ -109,14 +118,17 @@ def _value_checks(meter: Meter, raw: SparkColumn, exact: SparkColumn, settings: 
                                 _reason(ReasonCode.INVALID_QUANTITY, F.lit(f"{where} must be a string or a number")))]
 
     is_decimal = exact & raw.rlike(PLAIN_DECIMAL_REGEX)
+    is_oversized = exact & raw.rlike(OVERSIZED_DECIMAL_REGEX)
     value = F.when(is_decimal, raw.cast("decimal(38,12)"))
     max_quantity = F.lit(str(settings.ingest.max_quantity)).cast("decimal(38,12)")
+    is_negative = (is_decimal & (value < 0)) | (is_oversized & raw.startswith("-"))
+    too_large = (is_decimal & (value > max_quantity)) | (is_oversized & ~raw.startswith("-"))
     return [
         missing,
-        F.when(raw.isNotNull() & ~is_decimal, _reason(ReasonCode.INVALID_QUANTITY, F.concat(
+        F.when(raw.isNotNull() & ~is_decimal & ~is_oversized, _reason(ReasonCode.INVALID_QUANTITY, F.concat(
             F.lit(f"{where} must be a decimal number with at most 12 fractional digits, found "), _truncated(raw)))),
-        F.when(is_decimal & (value < 0), _reason(ReasonCode.NEGATIVE_QUANTITY, F.concat(F.lit(f"{where} is negative: "), raw))),
-        F.when(is_decimal & (value > max_quantity), _reason(ReasonCode.QUANTITY_TOO_LARGE, F.concat(
+        F.when(is_negative, _reason(ReasonCode.NEGATIVE_QUANTITY, F.concat(F.lit(f"{where} is negative: "), _truncated(raw)))),
+        F.when(too_large, _reason(ReasonCode.QUANTITY_TOO_LARGE, F.concat(
             F.lit(f"{where} is above ingest.max_quantity {settings.ingest.max_quantity}: "), _truncated(raw)))),
     ]
 

@@ -32,6 +32,9 @@ UNPARSEABLE = [
         ('{"id": "e-1"} trailing', "MALFORMED_JSON"),
         ('{"id":"e","source":"s","specversion":"1.0","type":"api.request","subject":"acme",'
          '"time":"2026-11-15T11:30:00Z","data":{"region":"eu","bytes_out":NaN}}', "MALFORMED_JSON"),
+        (cloud_event()[:-1] + ', "id": "e-2"}', "MALFORMED_JSON"),
+        (cloud_event(data={"region": "eu", "bytes_out": 5}).replace('"bytes_out": 5', '"bytes_out": 5, "bytes_out": 7'),
+         "MALFORMED_JSON"),
         ("[1, 2]", "NOT_AN_OBJECT"),
         ('"a string"', "NOT_AN_OBJECT"),
         (None, "MALFORMED_JSON"),
@@ -45,6 +48,12 @@ def test_unparseable_records_are_quarantined(spark, settings):
 ENVELOPE_PROBLEMS = [
         ({"id": None}, "MISSING_FIELD"),
         ({"time": ""}, "MISSING_FIELD"),
+        ({"id": 7}, "INVALID_ATTRIBUTE_TYPE"),
+        ({"subject": ["acme"]}, "INVALID_ATTRIBUTE_TYPE"),
+        ({"time": 1763206200}, "INVALID_ATTRIBUTE_TYPE"),
+        ({"specversion": 1.0}, "INVALID_ATTRIBUTE_TYPE"),
+        ({"source": {"name": "test"}}, "INVALID_ATTRIBUTE_TYPE"),
+        ({"type": True}, "INVALID_ATTRIBUTE_TYPE"),
         ({"specversion": "0.3"}, "UNSUPPORTED_SPEC_VERSION"),
         ({"id": "has space"}, "INVALID_EVENT_ID"),
         ({"id": "x" * 257}, "INVALID_EVENT_ID"),
@@ -67,6 +76,19 @@ def test_envelope_problems_have_reason_codes(spark, settings):
         cases.append((json.dumps(envelope), expected))
 
     assert_reason_table(spark, settings, cases)
+
+
+def test_repeated_key_and_numeric_id_say_why(spark, settings):
+    repeated = cloud_event()[:-1] + ', "id": "e-2"}'
+    numeric_id = json.dumps({**json.loads(cloud_event()), "id": 7, "time": 1763206200})
+
+    checked = add_validation_reasons(parse_events(bronze_rows(spark, [repeated, numeric_id])), settings)
+    reasons = [row["reasons"] for row in checked.orderBy("offset").collect()]
+
+    assert reasons[0] == ["MALFORMED_JSON: the object names a key more than once, so which value counts is ambiguous; "
+                          "send each key once"]
+    assert reasons[1][0] == ("INVALID_ATTRIBUTE_TYPE: CloudEvents attributes must be JSON strings, not numbers, "
+                             "booleans, arrays or objects: id, time")
 
 
 def test_time_with_offset_is_stored_in_utc(spark, settings):
@@ -121,7 +143,10 @@ QUANTITIES = [
         ("0.0000000000001", "INVALID_QUANTITY"),
         (-1, "NEGATIVE_QUANTITY"),
         ("1000000000001", "QUANTITY_TOO_LARGE"),
-        ("1" * 30, "INVALID_QUANTITY"),
+        ("1" * 30, "QUANTITY_TOO_LARGE"),
+        (int("1" * 29), "QUANTITY_TOO_LARGE"),
+        ("1" * 27 + ".5", "QUANTITY_TOO_LARGE"),
+        ("-" + "1" * 30, "NEGATIVE_QUANTITY"),
         (None, "MISSING_QUANTITY"),
 ]
 
