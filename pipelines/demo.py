@@ -3,7 +3,8 @@
 Starts the local broker (and stops it again if it was not running before),
 replays the Google cluster trace and the FOCUS sample into Kafka, runs the
 bronze, silver and gold streams in run-once mode until they have caught up,
-invoices the replayed month and prints a summary: records per layer,
+invoices the replayed month for the data sets' tenants (the synthetic tenants
+of ``meterhouse generate`` have plans too, but no usage here) and prints a summary: records per layer,
 quarantine reasons, duplicates, conservation per tenant, the largest invoices,
 where the tables are, wall time and events per second.
 
@@ -14,6 +15,7 @@ duplicate, so the invoices stay the same.
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import time
 from datetime import datetime, timezone
@@ -89,9 +91,21 @@ def run_streams(spark: SparkSession, settings: Settings):
 def invoice_month(spark: SparkSession, settings: Settings, month: str):
     from pipelines.billing.invoices import compute_invoices, write_invoices
 
-    run = compute_invoices(spark, settings, month, None)
+    run = compute_invoices(spark, settings, month, data_set_tenants())
     write_invoices(spark, settings, run)
     return run
+
+
+def data_set_tenants() -> list[str]:
+    """Return the tenant ids registered for the replayed data sets, from their tenant lists."""
+    from pipelines.config import PROJECT_ROOT
+    from pipelines.load.commands import TENANT_LISTS
+
+    tenant_ids = set()
+    for name in DATA_SETS:
+        with open(PROJECT_ROOT / TENANT_LISTS[name], newline="", encoding="utf-8") as handle:
+            tenant_ids.update(row["tenant_id"] for row in csv.DictReader(handle))
+    return sorted(tenant_ids)
 
 
 def reconcile_month(spark: SparkSession, settings: Settings, month: str) -> list[dict]:
@@ -133,6 +147,9 @@ def print_summary(spark: SparkSession, settings: Settings, month: str, publish_s
 
     print("\n=== meterhouse demo summary ===")
     print(f"month invoiced: {month}   wall time: {wall_seconds:.0f} s   publishing: {publish_seconds:.0f} s")
+    stream_rows = runs[0].input_rows if runs else 0
+    print(f"end to end: {stream_rows} records read from Kafka in {wall_seconds:.0f} s of wall time "
+          f"= {stream_rows / wall_seconds:.0f} records/s (publishing, streams, invoices, reconciliation, exports)")
     print("\nrecords per layer")
     print(f"  bronze      {totals.bronze:>10}")
     print(f"  silver      {totals.silver:>10}")
