@@ -55,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.conf, parse_overrides(args.set))
         check_plans(settings)
-        return int(handler(settings, args) or 0)
+        from pipelines.audit.history import command_tag
+
+        with command_tag(args):
+            return int(handler(settings, args) or 0)
     except MeterhouseError as error:
         log.error("%s", error)
         print(f"error: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ import os
 
 from pyspark.sql import SparkSession
 
+from pipelines.audit.history import apply_command_tag
 from pipelines.config import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def build_local_session(settings: Settings, extra_conf: dict[str, str] | None = 
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    apply_command_tag(session)
     log.info("Spark %s session on %s", session.version, settings.spark.master)
     return session
 
@@ -54,8 +56,9 @@ def build_local_session(settings: Settings, extra_conf: dict[str, str] | None = 
 def get_or_build_session(settings: Settings) -> SparkSession:
     """Return the active session (cluster, Databricks) or build a local one."""
     active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    if os.environ.get("METERHOUSE_USE_SUBMITTED_SESSION") == "1":
-        return SparkSession.builder.getOrCreate()
-    return build_local_session(settings)
+    if active is None and os.environ.get("METERHOUSE_USE_SUBMITTED_SESSION") == "1":
+        active = SparkSession.builder.getOrCreate()
+    if active is None:
+        return build_local_session(settings)
+    apply_command_tag(active)
+    return active

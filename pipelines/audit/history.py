@@ -1,14 +1,17 @@
 """Table history for auditors, and the job tag that meterhouse writes put on commits.
 
 Delta records every commit with its operation, parameters and row counts.
-``tagged_commits`` adds the meterhouse job and its parameters as the commit's
-``userMetadata``, so ``meterhouse audit history`` can say which job made a
-change and with which arguments.
+Every ``meterhouse`` command (and so every spark-submit entry and notebook)
+tags its commits with the command and its arguments as the commit's
+``userMetadata`` (``command_tag``), so ``meterhouse audit history`` can say
+which job made a change and with which arguments. ``tagged_commits`` narrows
+the tag for one block of a job.
 """
 
 from __future__ import annotations
 
 import json
+import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +63,52 @@ def commit_tag(job: str, **parameters: object) -> str:
     """
     tag = {"job": job, **{key: str(value) for key, value in parameters.items()}}
     return json.dumps(tag, sort_keys=True, separators=(",", ":"))
+
+
+# Arguments that are not parameters of the job, or may contain secrets. Of --set,
+# only the keys are kept.
+UNTAGGED_ARGUMENTS = ("handler", "verbose", "set", "command")
+_command_tag: str | None = None
+
+
+def tag_of_command(args: argparse.Namespace) -> str:
+    """Return the commit tag of a parsed ``meterhouse`` command line: its command and arguments."""
+    parameters = {name: _tag_value(value) for name, value in vars(args).items()
+                  if name not in UNTAGGED_ARGUMENTS and value not in (None, False, [], "")}
+    overridden = sorted(pair.split("=", 1)[0] for pair in getattr(args, "set", None) or [])
+    if overridden:
+        parameters["set_keys"] = ",".join(overridden)
+    return commit_tag(args.command, **parameters)
+
+
+def _tag_value(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+@contextmanager
+def command_tag(args: argparse.Namespace) -> Iterator[str]:
+    """Tag the commits of every session that the command builds or finds (see ``apply_command_tag``)."""
+    global _command_tag
+    _command_tag = tag_of_command(args)
+    try:
+        yield _command_tag
+    finally:
+        tag, _command_tag = _command_tag, None
+        _clear_tag(SparkSession.getActiveSession(), tag)
+
+
+def apply_command_tag(spark: SparkSession) -> None:
+    """Set the running command's tag on ``spark``; called by the session builders."""
+    if _command_tag is not None:
+        spark.conf.set(USER_METADATA_CONF, _command_tag)
+
+
+def _clear_tag(spark: SparkSession | None, tag: str) -> None:
+    # A test run shares one session across commands, so the tag must not outlive its command.
+    if spark is not None and spark.conf.get(USER_METADATA_CONF, None) == tag:
+        spark.conf.unset(USER_METADATA_CONF)
 
 
 @contextmanager

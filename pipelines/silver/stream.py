@@ -166,23 +166,32 @@ def merge_into_silver(spark: SparkSession, settings: Settings, events: DataFrame
     condition = (f"t.{C.TENANT_ID} IN ({tenant_list}) AND t.{C.TENANT_ID} = s.{C.TENANT_ID} "
                  f"AND t.{C.EVENT_ID} = s.{C.EVENT_ID}")
     target = delta_table(spark, settings, Table.SILVER_EVENTS)
-    target.alias("t").merge(events.alias("s"), condition).whenNotMatchedInsertAll().execute()
-    return _inserted_rows(target)
+    return _insert_counting(target, target.alias("t").merge(events.alias("s"), condition).whenNotMatchedInsertAll())
 
 
 def merge_on_coordinates(spark: SparkSession, settings: Settings, table: Table, rows: DataFrame) -> int:
     """Insert rows whose Kafka coordinates ``table`` does not hold yet."""
     target = delta_table(spark, settings, table)
     condition = " AND ".join(f"t.`{name}` = s.`{name}`" for name in (C.TOPIC, C.PARTITION, C.OFFSET))
-    target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
-    return _inserted_rows(target)
+    return _insert_counting(target, target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll())
 
 
-def _inserted_rows(target) -> int:
-    last = target.history(1).select("operation", "operationMetrics").collect()[0]
-    if last["operation"] != "MERGE":
+def _insert_counting(target, merge) -> int:
+    """Execute an insert-only MERGE and return the rows it inserted.
+
+    Delta 4.4 writes no commit for a MERGE that inserts nothing, so the
+    newest commit is this MERGE's only when the table version moved.
+    """
+    before = _version(target)
+    merge.execute()
+    last = target.history(1).select("version", "operation", "operationMetrics").collect()[0]
+    if last["version"] == before or last["operation"] != "MERGE":
         return 0
     return int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
+
+
+def _version(target) -> int:
+    return target.history(1).select("version").collect()[0]["version"]
 
 
 def _fail_on_missing(classified: DataFrame) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pipelines.audit.history import commit_tag, table_history
-from pipelines.cli import main
+import json
+
+from pipelines.audit.history import USER_METADATA_CONF, commit_tag, table_history, tag_of_command
+from pipelines.cli import build_parser, main
 from pipelines.vocabulary import Table
 
 
@@ -35,3 +37,24 @@ def test_cli_exit_codes_follow_verdicts(spark, issued_lake, capsys):
     assert "ledger: 3 records, intact" in output.out
     assert rejected == 2
     assert "retention of 30 days is shorter than the window of" in output.err
+
+
+def test_command_tag_keeps_arguments_not_set_values():
+    args = build_parser().parse_args(["--set", "kafka.options.sasl.password=hunter2", "--set", "lake.root=/tmp/x",
+                                      "invoice", "--period", "2026-11", "--tenant", "acme", "--finalize"])
+
+    tag = tag_of_command(args)
+
+    assert tag == ('{"finalize":"True","job":"invoice","period":"2026-11",'
+                   '"set_keys":"kafka.options.sasl.password,lake.root","tenants":"acme"}')
+    assert "hunter2" not in tag
+
+
+def test_cli_commits_carry_command_tag(spark, settings):
+    exit_code = main(["--set", f"lake.root={settings.lake.root}", "invoice", "--period", "2026-11", "--tenant", "acme"])
+
+    newest = table_history(spark, settings, Table.GOLD_INVOICES.value)[0]
+    assert exit_code == 0
+    assert newest.job == "invoice"
+    assert json.loads(newest.user_metadata)["period"] == "2026-11"
+    assert spark.conf.get(USER_METADATA_CONF, None) is None

@@ -63,9 +63,11 @@ def test_replayed_batch_writes_nothing_twice(spark, settings):
     create_silver_tables(spark, settings)
     batch = bronze_rows(spark, [cloud_event("e-1"), cloud_event("e-1"), '{"broken', cloud_event("e-2", tenant="../x")])
 
-    process_bronze_batch(batch, 0, settings)
-    process_bronze_batch(batch, 0, settings)
+    first = process_bronze_batch(batch, 0, settings)
+    replay = process_bronze_batch(batch, 0, settings)
 
+    assert first == {"silver": 1, "duplicates": 1, "quarantine": 2}
+    assert replay == {"silver": 0, "duplicates": 0, "quarantine": 0}
     assert table_rows(spark, settings, Table.SILVER_EVENTS, "event_id", "offset") == [("e-1", 0)]
     assert table_rows(spark, settings, Table.SILVER_DUPLICATES, "offset") == [(1,)]
     assert table_rows(spark, settings, Table.SILVER_QUARANTINE, "offset", "reason_code") == [
