@@ -15,7 +15,7 @@ JARS := .cache/jars/spark/.complete .cache/jars/kafka/.complete
 $(INSTALLED): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[spark,test]"
 	touch $(INSTALLED)
 
 $(JARS): $(INSTALLED) infra/jars/spark-ivy.xml infra/jars/kafka-ivy.xml

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with command_tag(args):
             return int(handler(settings, args) or 0)
     except MeterhouseError as error:
-        log.error("%s", error)
+        # The print below is the only user-facing copy of the message, and -v adds the traceback.
+        log.debug("%s raised", type(error).__name__, exc_info=True)
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

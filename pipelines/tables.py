@@ -93,8 +93,8 @@ def register_catalog_tables(spark: SparkSession, settings: Settings) -> None:
 
 
 def _register_in_catalog(spark: SparkSession, settings: Settings, table: Table) -> None:
-    # NOTE: runs only when lake.catalog is set, which no test here does: it
-    # needs a metastore or Unity Catalog, and is untested on this machine.
+    # NOTE: tested against Spark's in-memory session catalog only; Unity
+    # Catalog and Hive metastores take the same statements but are untested.
     name = catalog_name(settings, table)
     if name is None:
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipelines.audit.errors import AuditError
 from pipelines.audit.retention import ALL_TABLES
 from pipelines.config import Settings
 
@@ -55,6 +56,7 @@ def run_audit_invoice(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.audit.rebuild import audit_document
     from pipelines.session import get_or_build_session
 
+    _check_configuration_options(args)
     spark = get_or_build_session(settings)
     result = audit_document(spark, settings, args.invoice_id, args.plans, args.price_book)
     print_document_audit(result)
@@ -63,8 +65,11 @@ def run_audit_invoice(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_audit_tenant(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.audit.rebuild import audit_tenant_period
+    from pipelines.billing.periods import parse_period
     from pipelines.session import get_or_build_session
 
+    parse_period(args.period)
+    _check_configuration_options(args)
     spark = get_or_build_session(settings)
     results = audit_tenant_period(spark, settings, args.tenant_id, args.period, args.plans, args.price_book)
     for result in results:
@@ -73,6 +78,13 @@ def run_audit_tenant(settings: Settings, args: argparse.Namespace) -> int:
     print(f"tenant {args.tenant_id}, period {args.period}: {len(results) - len(differing)} of {len(results)} "
           "documents identical")
     return 0 if not differing else 1
+
+
+def _check_configuration_options(args: argparse.Namespace) -> None:
+    # The files are read only after the rebuild has started Spark, so a typo is reported first.
+    for option, path in (("--plans", args.plans), ("--price-book", args.price_book)):
+        if path is not None and not path.is_file():
+            raise AuditError(f"{option} {path}: file not found; pass the file the document was priced with")
 
 
 def print_document_audit(result) -> None:
@@ -104,6 +116,8 @@ def run_audit_history(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.audit.history import table_history
     from pipelines.session import get_or_build_session
 
+    if args.limit is not None and args.limit < 1:
+        raise AuditError(f"--limit must be at least 1 (the number of latest commits to show), found {args.limit}")
     spark = get_or_build_session(settings)
     commits = table_history(spark, settings, args.table, args.limit)
     print(f"{args.table}: {len(commits)} commits in the Delta log, newest first")

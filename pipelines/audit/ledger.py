@@ -24,8 +24,8 @@ history that an append-only ledger never makes.
 NOTE: a chain proves the order and content of records relative to each other.
 Someone who rewrites the whole table and recomputes every hash makes a
 consistent chain; the head hash that ``meterhouse audit ledger`` prints must
-therefore be kept outside the lake (in the export manifest or the audit file)
-to detect that.
+therefore be kept outside the lake to detect that. ``meterhouse export``
+copies each head into the period's manifest (``ledger_heads``).
 """
 
 from __future__ import annotations
@@ -287,6 +287,14 @@ def _lines_by_document(spark: SparkSession, settings: Settings, invoice_ids: Seq
     for line in read_lines(spark, settings, F.col(I.INVOICE_ID).isin(list(invoice_ids))):
         grouped.setdefault(line[I.INVOICE_ID], []).append(line)
     return grouped
+
+
+def ledger_heads(spark: SparkSession, settings: Settings) -> dict[str, dict]:
+    """Return each issuer's chain head as ``{"sequence": n, "sha256": hash}``; empty without a ledger."""
+    if not table_exists(spark, settings, AuditTable.INVOICE_LEDGER):
+        return {}
+    heads = _heads(read_table(spark, settings, AuditTable.INVOICE_LEDGER))
+    return {issuer: {"sequence": sequence, "sha256": sha256} for issuer, (sequence, sha256) in sorted(heads.items())}
 
 
 def read_ledger(spark: SparkSession, settings: Settings) -> list[dict]:

@@ -49,7 +49,7 @@ SCALES = {
     "small": {
         "tenant-load": {"tenants": [100], "duration_seconds": 60, "drain_timeout_seconds": 180},
         "capacity": {"tenants": [100], "duration_seconds": 300},
-        "faults": {"tenants": [50], "duration_seconds": 120, "batches": 40, "kill_cycles": 3},
+        "faults": {"tenants": [50], "duration_seconds": 120, "batches": 40, "kill_cycles": 10},
         "scaling": {"tenants": [100], "duration_seconds": 120},
         "invoice-batch": {"tenants": [100], "events": 1_000_000},
         "memory": {"tenants": [100], "duration_seconds": 300, "drain_timeout_seconds": 300},

@@ -130,9 +130,16 @@ class BenchEnvironment:
 
     def committed_batches(self, layer: str) -> dict[int, float]:
         """Return batch id -> commit file mtime (epoch seconds) of a layer's checkpoint."""
-        commits = Path(checkpoint_path(self.settings, STREAM_QUERY_NAMES[layer])) / "commits"
+        return self._checkpoint_files(layer, "commits")
+
+    def planned_batches(self, layer: str) -> dict[int, float]:
+        """Return batch id -> offsets file mtime: the batches a layer has started, committed or not."""
+        return self._checkpoint_files(layer, "offsets")
+
+    def _checkpoint_files(self, layer: str, folder: str) -> dict[int, float]:
+        files = Path(checkpoint_path(self.settings, STREAM_QUERY_NAMES[layer])) / folder
         batches = {}
-        for path in commits.glob("[0-9]*"):
+        for path in files.glob("[0-9]*"):
             if path.name.isdigit():
                 try:
                     batches[int(path.name)] = path.stat().st_mtime

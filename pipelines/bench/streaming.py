@@ -149,15 +149,30 @@ def wait_until_tables_exist(settings: Settings, process) -> None:
 
 
 def wait_until_quiet(environment: BenchEnvironment, since: float, timeout_seconds: float) -> bool:
-    """Wait until no layer has committed for ``QUIET_SECONDS``; False when ``timeout_seconds`` passes first."""
+    """Wait until every layer is idle for ``QUIET_SECONDS``; False when ``timeout_seconds`` passes first.
+
+    A layer is idle when its last started batch is committed and it has
+    started no batch since. Waiting only for a pause in commits is not
+    enough: a gold batch can run far longer than the pause, and stopping it
+    then leaves gold behind.
+    """
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
-        last_commit = max([since, *[max(environment.committed_batches(layer).values(), default=0.0)
-                                    for layer in ALL_LAYERS]])
-        if time.time() - last_commit >= QUIET_SECONDS:
+        if all_layers_idle(environment, since):
             return True
         time.sleep(0.5)
     return False
+
+
+def all_layers_idle(environment: BenchEnvironment, since: float) -> bool:
+    last_activity = since
+    for layer in ALL_LAYERS:
+        planned = environment.planned_batches(layer)
+        committed = environment.committed_batches(layer)
+        if max(planned, default=-1) != max(committed, default=-1):
+            return False
+        last_activity = max([last_activity, *planned.values(), *committed.values()])
+    return time.time() - last_activity >= QUIET_SECONDS
 
 
 def measure_latencies(spark: SparkSession, settings: Settings) -> dict:

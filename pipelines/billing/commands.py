@@ -42,6 +42,8 @@ def run_invoice_command(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.session import get_or_build_session
 
     _check_arguments(args)
+    if not args.action:
+        _check_period_inputs(settings, args)
     spark = get_or_build_session(settings)
     now = datetime.now().astimezone()
     if args.action == "void":
@@ -71,6 +73,30 @@ def _check_arguments(args) -> None:
         raise BillingError("--price-book re-rates without writing and needs --dry-run")
     if args.dry_run and args.finalize:
         raise BillingError("--dry-run and --finalize exclude each other")
+
+
+def _check_period_inputs(settings: Settings, args: argparse.Namespace) -> None:
+    """Validate the period, tenants, grace hours, rounding mode and price book before Spark starts.
+
+    Each check is pure Python and raises the error the Spark job would raise
+    later, so a typo costs no session start-up.
+    """
+    from pipelines.billing.invoices import grace_period
+    from pipelines.billing.money import rounding_mode
+    from pipelines.billing.periods import parse_period
+    from pipelines.billing.plans import load_plans
+
+    parse_period(args.period)
+    unknown = sorted(set(args.tenants or ()) - set(settings.tenants))
+    if unknown:
+        raise BillingError(f"--tenant: unknown tenants {unknown}; use tenant ids from the tenants file "
+                           f"(files.tenants in {settings.source.name})")
+    rounding_mode(settings.billing, str(settings.source))
+    if args.dry_run:
+        if args.price_book is not None:
+            load_plans(settings.plans_path, settings.meters, args.price_book)
+    else:
+        grace_period(settings, args.grace_hours)
 
 
 def _invoice_period(spark, settings, args, now) -> int:

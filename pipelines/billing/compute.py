@@ -145,7 +145,7 @@ def compute_invoices(
 
 
 def rate_gathered(settings: Settings, gathered: _Gathered, catalog: PlanCatalog) -> InvoiceRun:
-    rounding = rounding_mode(settings.billing)
+    rounding = rounding_mode(settings.billing, str(settings.source))
     documents = []
     rated_by_tenant = {}
     for tenant_id, inputs in sorted(gathered.inputs.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,10 +16,15 @@ from pipelines.billing.compute import InvoiceRun, compute_invoices, gather_input
 from pipelines.billing.documents import finalize_invoices, write_documents
 from pipelines.billing.plans import load_plans
 from pipelines.config import Settings
+from pipelines.errors import BillingError, ConfigError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_HOURS = 48
+# 8760 hours is one year, so a longer wait would hold invoices open for more
+# than a year. Values above timedelta's range (about 2.4e10 hours) would also
+# raise OverflowError.
+MAX_GRACE_HOURS = 8760
 
 __all__ = ["compute_invoices", "write_invoices", "rerate_invoices", "WriteResult", "TenantDifference"]
 
@@ -34,9 +40,38 @@ def grace_period(settings: Settings, grace_hours: float | None) -> timedelta:
 
     ``billing.grace_hours`` in the environment file sets the default (48 hours),
     so that late events still inside ingest's limits reach the draft first.
+    ``grace_hours`` (the ``--grace-hours`` option) overrides it. Raises
+    ``BillingError`` for an invalid option and ``ConfigError`` for an invalid
+    setting: both must be finite hours from 0 to ``MAX_GRACE_HOURS``.
     """
-    hours = grace_hours if grace_hours is not None else float(settings.billing.get("grace_hours", DEFAULT_GRACE_HOURS))
-    return timedelta(hours=hours)
+    if grace_hours is not None:
+        problem = grace_hours_problem(grace_hours)
+        if problem:
+            raise BillingError(f"--grace-hours {problem}, found {grace_hours!r}")
+        return timedelta(hours=float(grace_hours))
+    configured = settings.billing.get("grace_hours", DEFAULT_GRACE_HOURS)
+    problem = grace_hours_problem(configured)
+    if problem:
+        raise ConfigError(str(settings.source), [f"billing.grace_hours {problem}, found {configured!r}"])
+    return timedelta(hours=float(configured))
+
+
+def grace_hours_problem(value: object) -> str | None:
+    """Return why ``value`` is not a valid number of grace hours, or None when it is valid.
+
+    Accepts numbers and numeric strings, because ``--set billing.grace_hours=24`` passes a string.
+    """
+    if isinstance(value, bool):
+        return "must be a number of hours"
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        return "must be a number of hours"
+    except OverflowError:
+        hours = math.inf
+    if not math.isfinite(hours) or not 0 <= hours <= MAX_GRACE_HOURS:
+        return f"must be a finite number of hours from 0 to {MAX_GRACE_HOURS}"
+    return None
 
 
 def write_invoices(
@@ -61,7 +96,11 @@ def write_invoices(
     if finalize:
         now = now or datetime.now().astimezone()
         scope = tenant_ids if tenant_ids is not None else [document.header["tenant_id"] for document in run.documents]
-        finalized = finalize_invoices(spark, settings, run.period, scope, grace or grace_period(settings, None), now)
+        if grace is None:
+            grace = grace_period(settings, None)
+        elif grace < timedelta(0):
+            raise BillingError(f"grace must not be negative, found {grace}")
+        finalized = finalize_invoices(spark, settings, run.period, scope, grace, now)
         if finalized:
             from pipelines.audit.ledger import append_documents
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 
+from pipelines.errors import ConfigError
+
 BILLING_CONTEXT = decimal.Context(
     prec=60,
     rounding=decimal.ROUND_HALF_EVEN,
@@ -53,9 +55,9 @@ def round_line(amount: Decimal, currency: str, rounding: str = DEFAULT_ROUNDING)
     return amount.quantize(minor_unit_exponent(currency), rounding=rounding, context=BILLING_CONTEXT)
 
 
-def rounding_mode(settings_billing: dict) -> str:
-    """Return the configured rounding mode name; raise ValueError for an unknown one."""
-    mode = str(settings_billing.get("rounding", DEFAULT_ROUNDING))
+def rounding_mode(settings_billing: dict, source: str = "the environment file") -> str:
+    """Return the configured rounding mode name, or raise ``ConfigError`` naming ``source`` for an unknown one."""
+    mode = settings_billing.get("rounding", DEFAULT_ROUNDING)
     if mode not in ROUNDING_MODES:
-        raise ValueError(f"billing.rounding: expected one of {list(ROUNDING_MODES)}, found {mode!r}")
+        raise ConfigError(source, [f"billing.rounding must be one of {list(ROUNDING_MODES)}, found {mode!r}"])
     return mode

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pipelines.billing.models import MODEL_CLASSES, ChargeModel, PerUnit
-from pipelines.billing.models.base import read_decimal
+from pipelines.billing.models.base import parse_decimal, read_decimal, unknown_keys
 from pipelines.billing.money import MINOR_UNITS
 from pipelines.billing.vocabulary import DiscountKind, PricingModel
 from pipelines.config import Meter
 from pipelines.errors import ConfigError
+from pipelines.yaml_files import load_yaml
 
 CHARGE_KEYS = frozenset({"id", "meter", "model", "description"})
 PLAN_KEYS = frozenset({"name", "currency", "billing_period", "charges", "minimum_commitment", "discounts"})
@@ -83,7 +85,8 @@ class PlanCatalog:
         return self.plans[plan_id]
 
     def __contains__(self, plan_id: object) -> bool:
-        return plan_id in self.plans
+        # Plan ids are strings; a list or mapping from a tenants file is unhashable.
+        return isinstance(plan_id, str) and plan_id in self.plans
 
 
 def load_plans(path: Path, meters: Iterable[Meter], price_book_override: Path | None = None) -> PlanCatalog:
@@ -95,7 +98,7 @@ def load_plans(path: Path, meters: Iterable[Meter], price_book_override: Path | 
     problems: list[str] = []
     try:
         content = path.read_bytes()
-        raw = yaml.safe_load(content) or {}
+        raw = load_yaml(content) or {}
     except FileNotFoundError:
         raise ConfigError(str(path), ["plan file not found; set files.plans in the environment file"]) from None
     except yaml.YAMLError as error:
@@ -104,7 +107,7 @@ def load_plans(path: Path, meters: Iterable[Meter], price_book_override: Path | 
         raise ConfigError(str(path), ["expected a top-level mapping 'plans:' of plan id to plan"])
 
     meters_by_name = {meter.name: meter for meter in meters}
-    price_books: dict[Path, PriceBook] = {}
+    price_books: dict[Path, PriceBook | None] = {}
     plans = {}
     for plan_id, plan_raw in raw["plans"].items():
         plan = _parse_plan(str(plan_id), plan_raw, path, meters_by_name, price_books, price_book_override, problems)
@@ -125,35 +128,103 @@ class PriceBook:
 
 
 def load_price_book(path: Path, problems: list[str]) -> PriceBook | None:
-    """Read a price book CSV with columns sku_price_id, unit_price, currency."""
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        problems.append(f"price book {path} does not exist")
+    """Read a price book CSV with columns sku_price_id, unit_price, currency.
+
+    The whole text is parsed as CSV, so a quoted SKU may contain commas and
+    line breaks. Problems name the file and the line where the record ends.
+    Returns None when the file cannot be read at all.
+    """
+    content = _read_price_book_bytes(path, problems)
+    if content is None:
         return None
-    rows = csv.DictReader(content.decode("utf-8").splitlines())
-    missing = [column for column in PRICE_BOOK_COLUMNS if column not in (rows.fieldnames or [])]
+    try:
+        # Spreadsheet programs often start UTF-8 files with a byte order mark.
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        problems.append(f"price book {path}: not valid UTF-8 (byte 0x{content[error.start]:02x} at offset "
+                        f"{error.start}); save the file as UTF-8")
+        return None
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fieldnames = rows.fieldnames
+    except csv.Error as error:
+        problems.append(f"price book {path}:{rows.line_num}: invalid CSV: {error}")
+        return None
+    if not fieldnames:
+        problems.append(f"price book {path} is empty; expected the header {','.join(PRICE_BOOK_COLUMNS)} "
+                        f"and one row per price")
+        return None
+    missing = [column for column in PRICE_BOOK_COLUMNS if column not in fieldnames]
     if missing:
         problems.append(f"price book {path}: missing columns {missing}; expected {list(PRICE_BOOK_COLUMNS)}")
         return None
+    records = _read_records(rows, path, problems)
+    if records is None:
+        return None
+    if not records:
+        problems.append(f"price book {path} has no prices; add one row per SKU below the header")
+        return None
     prices: dict[str, tuple[Decimal, str]] = {}
-    for line_number, row in enumerate(rows, start=2):
-        key = (row["sku_price_id"] or "").strip()
+    for line_number, row in records:
         where = f"price book {path.name}:{line_number}"
-        try:
-            price = Decimal(row["unit_price"].strip())
-        except (InvalidOperation, AttributeError):
-            problems.append(f"{where}: unit_price must be a decimal, found {row['unit_price']!r}")
-            continue
-        if not key:
-            problems.append(f"{where}: sku_price_id is empty")
-        elif key in prices:
-            problems.append(f"{where}: sku_price_id {key!r} appears twice")
-        elif not price.is_finite() or price < 0:
-            problems.append(f"{where}: unit_price must be a finite decimal >= 0, found {row['unit_price']!r}")
-        else:
-            prices[key] = (price, (row["currency"] or "").strip().upper())
+        if _row_has_header_width(row, len(fieldnames), where, problems):
+            _add_price(row, where, prices, problems)
     return PriceBook(path=path, prices=prices, sha256=hashlib.sha256(content).hexdigest())
+
+
+def _read_price_book_bytes(path: Path, problems: list[str]) -> bytes | None:
+    try:
+        if not path.exists():
+            problems.append(f"price book {path} does not exist")
+            return None
+        if not path.is_file():
+            problems.append(f"price book {path} is not a regular file (a directory or device); "
+                            f"name a CSV file")
+            return None
+        return path.read_bytes()
+    except (OSError, ValueError) as error:
+        # Path methods raise ValueError for a path that contains a NUL character.
+        problems.append(f"price book {path} cannot be read: {error}")
+        return None
+
+
+def _read_records(rows: csv.DictReader, path: Path, problems: list[str]) -> list[tuple[int, dict]] | None:
+    """Return ``(line number where the record ends, row)`` pairs, or None when the CSV syntax is broken."""
+    records = []
+    try:
+        for row in rows:
+            records.append((rows.line_num, row))
+    except csv.Error as error:
+        problems.append(f"price book {path.name}:{rows.line_num}: invalid CSV: {error}")
+        return None
+    return records
+
+
+def _row_has_header_width(row: dict, columns: int, where: str, problems: list[str]) -> bool:
+    # DictReader stores surplus values under the key None and fills short rows with None.
+    if None in row:
+        problems.append(f"{where}: the row has more values than the {columns} header columns; "
+                        f"quote values that contain commas")
+        return False
+    if any(row[column] is None for column in PRICE_BOOK_COLUMNS):
+        problems.append(f"{where}: the row has fewer values than the {columns} header columns")
+        return False
+    return True
+
+
+def _add_price(row: dict[str, str], where: str, prices: dict[str, tuple[Decimal, str]], problems: list[str]) -> None:
+    key = row["sku_price_id"].strip()
+    price = parse_decimal(row["unit_price"].strip(), "unit_price", where, problems)
+    if price is None:
+        return
+    if not key:
+        problems.append(f"{where}: sku_price_id is empty")
+    elif key in prices:
+        problems.append(f"{where}: sku_price_id {key!r} appears twice")
+    elif price < 0:
+        problems.append(f"{where}: unit_price must be a decimal >= 0, found {row['unit_price']!r}")
+    else:
+        prices[key] = (price, row["currency"].strip().upper())
 
 
 def _parse_plan(plan_id, raw, source, meters_by_name, price_books, price_book_override, problems) -> Plan | None:
@@ -161,7 +232,7 @@ def _parse_plan(plan_id, raw, source, meters_by_name, price_books, price_book_ov
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: expected a mapping, found {raw!r}")
         return None
-    unknown = sorted(set(raw) - PLAN_KEYS)
+    unknown = unknown_keys(raw, PLAN_KEYS)
     if unknown:
         problems.append(f"{where}: unknown keys {unknown}; valid keys are {sorted(PLAN_KEYS)}")
     currency = str(raw.get("currency", "")).upper()
@@ -208,9 +279,7 @@ def _parse_charge(raw, where, meters_by_name, problems) -> Charge | None:
     if model_name not in valid_models:
         problems.append(f"{where}: model must be one of {valid_models}, found {model_name!r}")
         return None
-    charge_id = str(raw.get("id", ""))
-    if not charge_id:
-        problems.append(f"{where}: id is missing (a name for the charge, unique in the plan)")
+    charge_id = _read_charge_id(raw.get("id"), where, problems)
     where = f"{where} ({charge_id})"
     model = PricingModel(model_name)
     meter = raw.get("meter")
@@ -218,13 +287,24 @@ def _parse_charge(raw, where, meters_by_name, problems) -> Charge | None:
         if meter is not None:
             problems.append(f"{where}: a flat_fee charge takes no meter, found {meter!r}")
         meter = None
-    elif meter not in meters_by_name:
+    elif not isinstance(meter, str) or meter not in meters_by_name:
         problems.append(f"{where}: meter must be one of {sorted(meters_by_name)}, found {meter!r}")
+        meter = None
     properties = {key: value for key, value in raw.items() if key not in CHARGE_KEYS}
     charge_model = MODEL_CLASSES[model](properties, where, problems)
     if model is PricingModel.PERCENTAGE and meter in meters_by_name and not meters_by_name[meter].value_path:
         problems.append(f"{where}: a percentage charge needs a meter with a value_path (the transaction value)")
     return Charge(charge_id=charge_id, meter=meter, model=charge_model, description=str(raw.get("description", charge_id)))
+
+
+def _read_charge_id(value: Any, where: str, problems: list[str]) -> str:
+    if value is None or value == "":
+        problems.append(f"{where}: id is missing (a name for the charge, unique in the plan)")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        problems.append(f"{where}: id must be a string (a name for the charge, unique in the plan), found {value!r}")
+        return ""
+    return str(value)
 
 
 def _attach_price_book(charge, source, currency, price_books, override, meters_by_name, where, problems) -> str | None:
@@ -233,13 +313,19 @@ def _attach_price_book(charge, source, currency, price_books, override, meters_b
     if meter is not None and model.price_by not in meter.group_by:
         problems.append(f"{where}: price_by {model.price_by!r} is not a dimension of meter {meter.name} "
                         f"(dimensions: {list(meter.group_by)})")
-    path = override or (source.parent / model.price_book).resolve()
+    if override is None and model.price_book is None:
+        return None  # PerUnit has already reported the missing or invalid price_book.
+    try:
+        path = override or (source.parent / model.price_book).resolve()
+    except (OSError, ValueError) as error:
+        problems.append(f"{where}: price_book {model.price_book!r} is not a usable path: {error}")
+        return None
     if path not in price_books:
-        book = load_price_book(path, problems)
-        if book is None:
-            return None
-        price_books[path] = book
+        # A book that failed to load is stored as None, so its problems are reported once.
+        price_books[path] = load_price_book(path, problems)
     book = price_books[path]
+    if book is None:
+        return None
     wrong_currency = sorted(key for key, (_, book_currency) in book.prices.items() if book_currency != currency)
     if wrong_currency:
         problems.append(f"{where}: price book {path.name} prices {len(wrong_currency)} SKUs in another currency "

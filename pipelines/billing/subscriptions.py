@@ -14,22 +14,26 @@ or loses the hour. Proration counts local calendar days.
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pipelines.billing.models.base import read_decimal
 from pipelines.billing.money import BILLING_CONTEXT
+from pipelines.billing.periods import next_month, parse_period, split_period
 from pipelines.billing.plans import Discount, PlanCatalog, parse_discount
 from pipelines.billing.vocabulary import PeriodKind
 from pipelines.config import Tenant
-from pipelines.errors import BillingError, ConfigError
+from pipelines.errors import ConfigError
 
-PERIOD_LABEL = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MAX_TAX_PERCENT = 100
+# Names in the host's zoneinfo folder that are not IANA zones: ``localtime`` is
+# a copy of whatever zone the host runs in, so billing would change with the host.
+HOST_ZONE_NAMES = frozenset({"localtime"})
 
 
 @dataclass(frozen=True)
@@ -119,15 +123,13 @@ def local_midnight_utc(day: date, zone: str) -> datetime:
 
 
 def parse_period_label(label: str) -> tuple[int, int]:
-    match = PERIOD_LABEL.match(label)
-    if not match:
-        raise BillingError(f"period must look like YYYY-MM (for example 2026-11), found {label!r}")
-    return int(match.group(1)), int(match.group(2))
+    """Validate a ``--period`` label (see ``pipelines.billing.periods``) and return ``(year, month)``."""
+    return parse_period(label)
 
 
 def shift_label(label: str, months: int) -> str:
     """Return the label ``months`` months after ``label`` (negative for before)."""
-    year, month = parse_period_label(label)
+    year, month = split_period(label)
     index = year * 12 + (month - 1) + months
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
@@ -147,11 +149,11 @@ def anchored_date(year: int, month: int, anchor_day: int) -> date:
 
 def billing_period(subscription: Subscription, label: str) -> BillingPeriod:
     """Return the period named ``label``: the one that starts in that month."""
-    year, month = parse_period_label(label)
-    next_year, next_month = parse_period_label(shift_label(label, 1))
+    year, month = split_period(label)
+    end_year, end_month = next_month(year, month)
     anchor = 1 if subscription.period_kind is PeriodKind.CALENDAR else subscription.anchor_day
     return BillingPeriod(label=label, start_date=anchored_date(year, month, anchor),
-                         end_date=anchored_date(next_year, next_month, anchor), timezone=subscription.timezone)
+                         end_date=anchored_date(end_year, end_month, anchor), timezone=subscription.timezone)
 
 
 def service_windows(subscription: Subscription, period: BillingPeriod) -> list[ServiceWindow]:
@@ -199,15 +201,7 @@ def subscriptions_from_records(records: Mapping[str, Mapping[str, Any]], catalog
 
 
 def _parse_subscription(tenant_id, attributes, catalog, where, problems) -> Subscription | None:
-    raw_terms = attributes.get("subscriptions")
-    if raw_terms is None:
-        raw_terms = [{"plan": attributes.get("plan"), "start": attributes.get("subscription_start"),
-                      "end": attributes.get("subscription_end")}]
-    terms = []
-    for index, raw in enumerate(raw_terms):
-        term = _parse_term(raw, f"{where}: subscriptions[{index}]", catalog, problems)
-        if term is not None:
-            terms.append(term)
+    terms = _parse_terms(attributes, catalog, where, problems)
     terms.sort(key=lambda term: term.start_date)
     for earlier, later in zip(terms, terms[1:]):
         if earlier.end_date is None or earlier.end_date > later.start_date:
@@ -217,31 +211,19 @@ def _parse_subscription(tenant_id, attributes, catalog, where, problems) -> Subs
     if len(currencies) > 1:
         problems.append(f"{where}: all plans of one subscription must share a currency, found {sorted(currencies)}")
 
-    zone = str(attributes.get("billing_timezone", "UTC"))
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"{where}: billing_timezone must be an IANA time zone such as Europe/Berlin, found {zone!r}")
+    zone = _parse_timezone(attributes.get("billing_timezone", "UTC"), where, problems)
     kinds = [item.value for item in PeriodKind]
     kind = str(attributes.get("period", PeriodKind.CALENDAR.value))
     if kind not in kinds:
         problems.append(f"{where}: period must be one of {kinds}, found {kind!r}")
-    anchor = attributes.get("anchor_day")
-    if anchor is not None:
-        try:
-            anchor = int(anchor)
-        except (TypeError, ValueError):
-            anchor = 0
-        if not 1 <= anchor <= 31:
-            problems.append(f"{where}: anchor_day must be an integer from 1 to 31, found {attributes.get('anchor_day')!r}")
+    anchor = _parse_anchor_day(attributes.get("anchor_day"), where, problems)
     tax = read_decimal(attributes, "tax_percent", where, problems, required=False, default=Decimal(0))
+    if tax is not None and tax > MAX_TAX_PERCENT:
+        problems.append(f"{where}: tax_percent must be from 0 to {MAX_TAX_PERCENT}, found {attributes['tax_percent']!r}")
+        tax = None
     credits = read_decimal(attributes, "prepaid_credits", where, problems, required=False, default=Decimal(0))
-    discounts = []
-    for index, raw in enumerate(attributes.get("discounts") or []):
-        discount = parse_discount(raw, f"{where}: discounts[{index}]", problems)
-        if discount is not None:
-            discounts.append(discount)
-    if not terms or kind not in kinds:
+    discounts = _parse_discount_list(attributes.get("discounts"), f"{where}: discounts", problems)
+    if not terms or kind not in kinds or zone is None:
         return None
     return Subscription(
         tenant_id=tenant_id, terms=tuple(terms), timezone=zone, period_kind=PeriodKind(kind),
@@ -250,20 +232,86 @@ def _parse_subscription(tenant_id, attributes, catalog, where, problems) -> Subs
     )
 
 
+def _parse_terms(attributes, catalog, where, problems) -> list[Term]:
+    raw_terms = attributes.get("subscriptions")
+    if raw_terms is None:
+        raw_terms = [{"plan": attributes.get("plan"), "start": attributes.get("subscription_start"),
+                      "end": attributes.get("subscription_end")}]
+    elif not isinstance(raw_terms, list) or not raw_terms:
+        problems.append(f"{where}: subscriptions must be a non-empty list of {{plan, start, end}} terms, "
+                        f"found {raw_terms!r}")
+        return []
+    terms = []
+    for index, raw in enumerate(raw_terms):
+        term = _parse_term(raw, f"{where}: subscriptions[{index}]", catalog, problems)
+        if term is not None:
+            terms.append(term)
+    return terms
+
+
+def _parse_timezone(value, where, problems) -> str | None:
+    # ZoneInfo alone also accepts host files such as "localtime", so the name
+    # must be one of the zones the installed tz database lists.
+    if isinstance(value, str) and value not in HOST_ZONE_NAMES and value in _iana_zone_names():
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    problems.append(f"{where}: billing_timezone must be an IANA time zone such as Europe/Berlin, found {value!r}")
+    return None
+
+
+@lru_cache(maxsize=1)
+def _iana_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _parse_anchor_day(value, where, problems) -> int | None:
+    """Return ``anchor_day``, an int from 1 to 31 or a string of ASCII digits, or None when it is absent."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        anchor = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        anchor = value
+    else:
+        anchor = 0
+    if not 1 <= anchor <= 31:
+        problems.append(f"{where}: anchor_day must be an integer from 1 to 31, found {value!r}")
+        return None
+    return anchor
+
+
+def _parse_discount_list(raw, where, problems) -> list[Discount]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"{where}: expected a list of discounts, found {raw!r}")
+        return []
+    discounts = []
+    for index, item in enumerate(raw):
+        discount = parse_discount(item, f"{where}[{index}]", problems)
+        if discount is not None:
+            discounts.append(discount)
+    return discounts
+
+
 def _parse_term(raw, where, catalog, problems) -> Term | None:
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: expected a mapping {{plan, start, end}}, found {raw!r}")
         return None
     plan_id = raw.get("plan")
-    if plan_id not in catalog:
+    known_plan = isinstance(plan_id, str) and plan_id in catalog
+    if not known_plan:
         problems.append(f"{where}: plan must be one of {sorted(catalog.plans)}, found {plan_id!r}")
     start = _parse_date(raw.get("start"), f"{where}: start", problems, required=True)
     end = _parse_date(raw.get("end"), f"{where}: end", problems, required=False)
     if start and end and end <= start:
         problems.append(f"{where}: end {end} must be after start {start}")
-    if plan_id not in catalog or start is None:
+    if not known_plan or start is None:
         return None
-    return Term(plan_id=str(plan_id), start_date=start, end_date=end)
+    return Term(plan_id=plan_id, start_date=start, end_date=end)
 
 
 def _parse_date(value, where, problems, required) -> date | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from pipelines.audit.ledger import ledger_heads
 from pipelines.config import Settings
 from pipelines.exports.datasets import pin_versions, read_datasets
 from pipelines.exports.focus import focus_dataset
@@ -33,12 +34,16 @@ def export_period(spark: SparkSession, settings: Settings, period: str, destinat
     by_name = {dataset.name: dataset for dataset in datasets}
     datasets.append(focus_dataset(by_name["invoices"], by_name["invoice_lines"], settings))
 
+    # The ledger heads travel with the export, so a copy of each chain's head
+    # lives outside the lake, where rewriting the ledger cannot reach it.
+    heads = ledger_heads(spark, settings)
+
     if target is None:
-        manifest = write_export(Path(destination), period, datasets, versions)
+        manifest = write_export(Path(destination), period, datasets, versions, heads)
         log.info("period %s exported to %s (%d files)", period, destination, len(manifest["files"]))
         return manifest
     with tempfile.TemporaryDirectory(prefix="meterhouse-export-") as staging:
-        manifest = write_export(Path(staging), period, datasets, versions)
+        manifest = write_export(Path(staging), period, datasets, versions, heads)
         keys = upload_folder(Path(staging), target)
     log.info("period %s exported to s3://%s/%s (%d objects)", period, target.bucket, target.prefix, len(keys))
     return manifest

@@ -71,8 +71,12 @@ def parquet_bytes(dataset: Dataset) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def write_export(folder: Path, period: str, datasets: list[Dataset], versions: dict[str, int | None]) -> dict:
+def write_export(folder: Path, period: str, datasets: list[Dataset], versions: dict[str, int | None],
+                 ledger_heads: dict[str, dict] | None = None) -> dict:
     """Write every file and the manifest under ``folder/period``; return the manifest.
+
+    ``ledger_heads`` (issuer → sequence and hash of the invoice ledger's last
+    record) is copied into the manifest as ``ledger_heads``.
 
     Files of an earlier export of the same period are overwritten, never
     appended to.
@@ -99,6 +103,7 @@ def write_export(folder: Path, period: str, datasets: list[Dataset], versions: d
         "datasets": {dataset.name: {"rows": len(dataset.rows), "totals": dataset_totals(dataset)}
                      for dataset in datasets},
         "files": sorted(files, key=lambda item: item["path"]),
+        "ledger_heads": ledger_heads or {},
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest

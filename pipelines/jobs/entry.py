@@ -82,7 +82,7 @@ class Job:
             settings = load_settings(options.conf, parse_overrides(options.set))
             open_submitted_session(settings)
         except MeterhouseError as error:
-            log.error("%s", error)
+            log.debug("job %s could not start", self.name, exc_info=True)
             print(f"error: {error}", file=sys.stderr)
             return 2
         # Log the sub-command and its arguments only; --set values stay out of the log.

@@ -14,6 +14,7 @@ share an id.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import uuid
 from collections import Counter
@@ -33,6 +34,12 @@ GENERATOR_SOURCE = "/meterhouse/load/generate"
 SYNTHETIC_TENANT_COUNT = 1000
 SYNTHETIC_PLAN = "saas-standard"
 RATE_SPREAD = 0.2
+# Upper bounds that keep every load finite. The benchmarks use 10 events per
+# tenant per second for at most 30 days of event time and 18 million events.
+MAX_RATE = 10_000.0
+MAX_DURATION_SECONDS = 366 * 24 * 3600
+# An estimated week of generation: docs/data-sets.md measured about 1,700 records/s in Python.
+MAX_EXPECTED_EVENTS = 1_000_000_000
 # A late event's time lies this far before the stream position, so it always
 # falls in an earlier hour than the events published around it.
 LATE_DELAY_RANGE_SECONDS = (3600, 6 * 3600)
@@ -77,12 +84,20 @@ class LoadProfile:
         if not 1 <= self.tenants <= SYNTHETIC_TENANT_COUNT:
             problems.append(f"--tenants must be between 1 and {SYNTHETIC_TENANT_COUNT} "
                             f"(the synthetic tenant list), found {self.tenants}")
-        if not self.rate > 0:
-            problems.append(f"--rate must be a positive number of events per second, found {self.rate}")
-        if self.duration_seconds <= 0:
-            problems.append(f"--duration must be a positive number of seconds, found {self.duration_seconds}")
+        rate_problem = _rate_problem(self.rate)
+        duration_problem = _duration_problem(self.duration_seconds)
+        problems.extend(problem for problem in (rate_problem, duration_problem) if problem)
         if self.start.tzinfo is None:
             problems.append(f"--start must carry a UTC offset, found {self.start.isoformat()}")
+        if not duration_problem and not self._fits_datetime_range():
+            problems.append(f"--start {self.start.isoformat()} with --duration {self.duration_seconds} gives event "
+                            f"times outside the years 1 to 9999, counting late events up to "
+                            f"{LATE_DELAY_RANGE_SECONDS[1]} s earlier")
+        if not rate_problem and not duration_problem and 1 <= self.tenants <= SYNTHETIC_TENANT_COUNT:
+            expected = self.tenants * self.rate * self.duration_seconds
+            if expected > MAX_EXPECTED_EVENTS:
+                problems.append(f"--tenants × --rate × --duration expects about {expected:.3g} events, more than "
+                                f"the limit of {MAX_EXPECTED_EVENTS:,}; lower --rate or --duration")
         for option, ratio in (("--duplicates", self.duplicate_ratio), ("--late", self.late_ratio),
                               ("--malformed", self.malformed_ratio)):
             if not 0 <= ratio < 1:
@@ -90,10 +105,33 @@ class LoadProfile:
         if problems:
             raise LoadError("invalid load profile: " + "; ".join(problems))
 
+    def _fits_datetime_range(self) -> bool:
+        try:
+            self.start - timedelta(seconds=LATE_DELAY_RANGE_SECONDS[1])
+            self.start + timedelta(seconds=self.duration_seconds)
+        except OverflowError:
+            return False
+        return True
+
     def seed_material(self) -> str:
         return "|".join(str(part) for part in (
             "meterhouse-generate", self.seed, self.start.isoformat(), self.tenants, self.rate, self.duration_seconds,
             self.duplicate_ratio, self.late_ratio, self.malformed_ratio))
+
+
+def _rate_problem(rate: float) -> str | None:
+    # isfinite is False for NaN and both infinities.
+    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
+        return (f"--rate must be a positive number of events per tenant per second, finite and at most {MAX_RATE:g}, "
+                f"found {rate}")
+    return None
+
+
+def _duration_problem(duration_seconds: int) -> str | None:
+    if not 0 < duration_seconds <= MAX_DURATION_SECONDS:
+        return (f"--duration must be a positive number of seconds, at most {MAX_DURATION_SECONDS} (366 days), "
+                f"found {duration_seconds}")
+    return None
 
 
 @dataclass
@@ -249,7 +287,11 @@ def default_start(duration_seconds: int, now: datetime | None = None) -> datetim
     """Return the start of the current UTC hour minus the duration.
 
     The load then ends where the current hour starts, so no event lies in the
-    future of its Kafka timestamp.
+    future of its Kafka timestamp. Raises ``LoadError`` for a duration that
+    ``LoadProfile.validate`` rejects, before the subtraction can overflow.
     """
+    problem = _duration_problem(duration_seconds)
+    if problem:
+        raise LoadError(f"invalid load profile: {problem}")
     now = now or datetime.now(timezone.utc)
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(seconds=duration_seconds)

@@ -13,9 +13,11 @@ output is deterministic, so an unchanged data set rewrites identical files:
 
 from __future__ import annotations
 
+import argparse
 import csv
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.config import PROJECT_ROOT
@@ -73,8 +75,36 @@ def write_reference_files(conf_root: Path = CONF_ROOT, data_root: Path = DATA_RO
     return list(outputs)
 
 
-if __name__ == "__main__":
+def build_parser() -> argparse.ArgumentParser:
+    description = "\n".join([
+        f"Check the SHA-256 sums of the data sets under {DATA_ROOT}, then rewrite these files from them:",
+        f"  {CONF_ROOT}/tenants/synthetic.csv             "
+        f"tenant-0001 to tenant-{SYNTHETIC_TENANT_COUNT:04d}, plan {SYNTHETIC_PLAN}",
+        f"  {CONF_ROOT}/tenants/google-cluster.csv        "
+        f"every user of the Google cluster trace, plan {GOOGLE_CLUSTER_PLAN}",
+        f"  {CONF_ROOT}/tenants/focus.csv                 "
+        f"every SubAccountId of the FOCUS sample, plan {FOCUS_PLAN}",
+        f"  {CONF_ROOT}/price-books/focus-list-prices.csv "
+        "list unit price per SkuPriceId of the FOCUS sample",
+        "",
+        "The output is deterministic, so unchanged data sets give identical files.",
+    ])
+    return argparse.ArgumentParser(prog="python -m pipelines.load.reference_files", description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for written in write_reference_files():
-        print(written)
-    sys.exit(0)
+    try:
+        written = write_reference_files()
+    except LoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

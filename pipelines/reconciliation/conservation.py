@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.billing.periods import next_month, parse_period
 from pipelines.config import Settings
-from pipelines.errors import MeterhouseError
 from pipelines.silver.validate import SPARK_TENANT_ID_REGEX
 from pipelines.tables import read_table
 from pipelines.vocabulary import Column as C
@@ -52,13 +52,13 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
 
     >>> month_bounds("2024-12")
     (datetime.datetime(2024, 12, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+
+    Raises ``BillingError`` (a ``MeterhouseError``) for a label that
+    ``pipelines.billing.periods.parse_period`` rejects.
     """
-    try:
-        start = datetime.strptime(period, "%Y-%m").replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise MeterhouseError(f"period must be YYYY-MM, such as 2026-11, found {period!r}") from None
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return start, end
+    year, month = parse_period(period)
+    end_year, end_month = next_month(year, month)
+    return datetime(year, month, 1, tzinfo=timezone.utc), datetime(end_year, end_month, 1, tzinfo=timezone.utc)
 
 
 def _in_period(frame: DataFrame, period: str | None) -> DataFrame:

@@ -80,6 +80,20 @@ def test_export_twice_gives_identical_bytes(spark, billed_lake, tmp_path):
         ("t2", "0.020000", "2026-11-01T00:00:00.000000Z")]
 
 
+def test_manifest_carries_ledger_heads(spark, billed_lake, tmp_path):
+    from pipelines.audit.ledger import append_documents, verify_ledger
+
+    before = export_period(spark, billed_lake, "2026-11", str(tmp_path / "before"))
+    append_documents(spark, billed_lake, [{"invoice_id": "i-1"}, {"invoice_id": "i-2"}])
+    after = export_period(spark, billed_lake, "2026-11", str(tmp_path / "after"))
+
+    sequence, sha256 = verify_ledger(spark, billed_lake).heads["issuer"]
+    assert before["ledger_heads"] == {}
+    assert after["ledger_heads"] == {"issuer": {"sequence": 2, "sha256": sha256}}
+    assert sequence == 2
+    assert json.loads((tmp_path / "after/2026-11/manifest.json").read_text())["ledger_heads"] == after["ledger_heads"]
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

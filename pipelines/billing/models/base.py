@@ -9,16 +9,30 @@ returns the unrounded amount with a breakdown, and the caller rounds the line.
 
 from __future__ import annotations
 
+import difflib
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from typing import Any, ClassVar
 
 from pipelines.billing.money import BILLING_CONTEXT
 from pipelines.billing.vocabulary import PricingModel
 
 ZERO = Decimal(0)
+
+# Invoice lines store unit_price and quantity as DECIMAL(38, 12), which is
+# ``QUANTITY_TYPE`` in pipelines/schemas.py. A configured number may therefore
+# have at most 26 digits before and 12 after the decimal point. The product of
+# two such numbers also fits the 60 digits of ``BILLING_CONTEXT``.
+MAX_INTEGER_DIGITS = 26
+MAX_FRACTION_DIGITS = 12
+FRACTION_QUANTUM = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
+# ASCII only: Decimal() alone also accepts full-width digits, underscores,
+# "NaN" and "Infinity".
+DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+TIER_KEYS = frozenset({"up_to", "unit_price", "flat_fee"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,7 @@ class ChargeModel(ABC):
 
     def __init__(self, properties: Mapping[str, Any], where: str, problems: list[str]):
         self.where = where
-        unknown = sorted(set(properties) - self.accepted_properties)
+        unknown = unknown_keys(properties, self.accepted_properties)
         if unknown:
             problems.append(f"{where}: unknown properties {unknown} for model {self.model.value}; "
                             f"valid properties are {sorted(self.accepted_properties)}")
@@ -99,21 +113,78 @@ def read_decimal(
             problems.append(f"{where}: {key} is missing; write it as a decimal string such as \"0.10\"")
         return default
     value = properties[key]
-    if isinstance(value, bool) or isinstance(value, float):
-        problems.append(f"{where}: {key} must be a decimal string such as \"{value}\" in quotes, found float {value!r}")
+    number = parse_decimal(value, key, where, problems)
+    if number is None:
         return default
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        problems.append(f"{where}: {key} must be a decimal string, found {value!r}")
-        return default
-    if not number.is_finite() or number < 0:
-        problems.append(f"{where}: {key} must be a finite decimal >= 0, found {value!r}")
+    if number < 0:
+        problems.append(f"{where}: {key} must be a decimal >= 0, found {value!r}")
         return default
     if positive and number == 0:
         problems.append(f"{where}: {key} must be greater than 0, found {value!r}")
         return default
     return number
+
+
+def parse_decimal(value: Any, key: str, where: str, problems: list[str]) -> Decimal | None:
+    """Convert a decimal string or YAML integer that fits DECIMAL(38, 12) to ``Decimal``.
+
+    Appends a problem and returns None when the value does not convert or fit.
+    A value whose digits beyond the 12th fractional digit are all zeros is
+    returned rescaled to 12 fractional digits, with the same value.
+    """
+    if isinstance(value, bool):
+        problems.append(f"{where}: {key} must be a decimal string such as \"0.10\", found boolean {value!r}")
+        return None
+    if isinstance(value, float):
+        problems.append(f"{where}: {key} must be a decimal string such as \"{value}\" in quotes, found float {value!r}")
+        return None
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal) and value.is_finite():
+        number = value
+    elif isinstance(value, str) and DECIMAL_TEXT.fullmatch(value.strip()):
+        number = Decimal(value.strip())
+    else:
+        problems.append(f"{where}: {key} must be a decimal string such as \"0.10\", found {value!r}")
+        return None
+    problem = decimal_size_problem(number)
+    if problem:
+        problems.append(f"{where}: {key} {problem}, found {_shorten(value)}")
+        return None
+    if number.as_tuple().exponent < -MAX_FRACTION_DIGITS:
+        number = number.quantize(FRACTION_QUANTUM)
+    return number
+
+
+def decimal_size_problem(number: Decimal) -> str | None:
+    """Return why a finite ``number`` does not fit DECIMAL(38, 12), or None when it fits."""
+    if number.is_zero():
+        return None
+    sign, digits, exponent = number.as_tuple()
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    fraction_digits = max(0, -(exponent + trailing_zeros))
+    integer_digits = max(0, number.adjusted() + 1)
+    if integer_digits > MAX_INTEGER_DIGITS:
+        return f"must have at most {MAX_INTEGER_DIGITS} digits before the decimal point (DECIMAL(38, 12))"
+    if fraction_digits > MAX_FRACTION_DIGITS:
+        return f"must have at most {MAX_FRACTION_DIGITS} digits after the decimal point (DECIMAL(38, 12))"
+    return None
+
+
+def unknown_keys(mapping: Mapping[Any, Any], valid: Iterable[str]) -> list[Any]:
+    """Return the keys of ``mapping`` not in ``valid``, sorted by their text so mixed key types sort."""
+    return sorted(set(mapping) - set(valid), key=lambda key: (str(key), type(key).__name__))
+
+
+def _shorten(value: Any, limit: int = 40) -> str:
+    # A rejected value may be thousands of digits long; show its start and length.
+    try:
+        text = repr(value)
+    except ValueError:
+        # Python raises ValueError when it converts an integer of more than
+        # 4300 digits to text (sys.int_info.default_max_str_digits).
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -143,18 +214,24 @@ def read_tiers(properties: Mapping[str, Any], where: str, problems: list[str]) -
         if not isinstance(raw, Mapping):
             problems.append(f"{tier_where}: expected a mapping, found {raw!r}")
             continue
-        unknown = sorted(set(raw) - {"up_to", "unit_price", "flat_fee"})
+        unknown = unknown_keys(raw, TIER_KEYS)
+        misspelled_up_to = "up_to" not in raw and bool(
+            difflib.get_close_matches("up_to", [str(key) for key in unknown], n=1))
         if unknown:
-            problems.append(f"{tier_where}: unknown keys {unknown}; valid keys are ['flat_fee', 'unit_price', 'up_to']")
+            hint = "; did you mean up_to?" if misspelled_up_to else ""
+            problems.append(f"{tier_where}: unknown keys {unknown}; valid keys are {sorted(TIER_KEYS)}{hint}")
         is_last = index == len(raw_tiers) - 1
         upper = None
         if raw.get("up_to") is not None:
             upper = read_decimal(raw, "up_to", tier_where, problems, positive=True)
             if upper is not None and upper <= lower:
                 problems.append(f"{tier_where}: up_to must be greater than the previous bound {lower}, found {upper}")
+        # An invalid or misspelled up_to is already reported; calling the
+        # tier unbounded as well would point at the wrong fix.
+        up_to_reported = upper is None and (raw.get("up_to") is not None or misspelled_up_to)
         if is_last and upper is not None:
             problems.append(f"{tier_where}: the last tier must have up_to: null (unbounded), found {upper}")
-        if not is_last and upper is None:
+        if not is_last and upper is None and not up_to_reported:
             problems.append(f"{tier_where}: only the last tier may be unbounded; set up_to")
         unit_price = read_decimal(raw, "unit_price", tier_where, problems, required=False, default=ZERO)
         flat_fee = read_decimal(raw, "flat_fee", tier_where, problems, required=False, default=ZERO)
