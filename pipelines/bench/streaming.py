@@ -125,7 +125,7 @@ def run_live_load(environment: BenchEnvironment, profile: LoadProfile, drain_tim
         published_at = time.time()
         load = environment.publish_load(profile, realtime=True)
         published_until = time.time()
-        caught_up = wait_until_quiet(environment, published_until, drain_timeout_seconds)
+        caught_up = wait_until_quiet(environment, published_until, drain_timeout_seconds, process)
     finally:
         stop_stream(process)
         sampler.stop()
@@ -148,18 +148,22 @@ def wait_until_tables_exist(settings: Settings, process) -> None:
     time.sleep(3)
 
 
-def wait_until_quiet(environment: BenchEnvironment, since: float, timeout_seconds: float) -> bool:
+def wait_until_quiet(environment: BenchEnvironment, since: float, timeout_seconds: float, process=None) -> bool:
     """Wait until every layer is idle for ``QUIET_SECONDS``; False when ``timeout_seconds`` passes first.
 
     A layer is idle when its last started batch is committed and it has
     started no batch since. Waiting only for a pause in commits is not
     enough: a gold batch can run far longer than the pause, and stopping it
-    then leaves gold behind.
+    then leaves gold behind. Raises ``BenchError`` when ``process`` (the
+    stream) exits while waiting, since it will then never catch up.
     """
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if all_layers_idle(environment, since):
             return True
+        if process is not None and process.poll() is not None:
+            raise BenchError(f"the stream process exited with code {process.returncode} before catching up; "
+                             "rerun with --keep and read its log in the run folder")
         time.sleep(0.5)
     return False
 
@@ -438,17 +442,24 @@ def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, ob
 
 
 def run_checkpoint_removal(environment: BenchEnvironment, process) -> dict:
-    """``kill -9`` the streams, delete bronze's last commit file, relaunch and time the first commit."""
+    """``kill -9`` the streams, delete bronze's last commit file, relaunch and time the first commit.
+
+    The commit file goes together with its ``.crc`` checksum file, which is
+    what a crash before the commit leaves behind: neither. A stale checksum
+    alone makes Hadoop's local file system refuse to write the commit again.
+    """
     kill_process_group(process)
     commits = environment.committed_batches("bronze")
     removed = max(commits) if commits else None
     if removed is not None:
-        (Path(checkpoint_path(environment.settings, STREAM_QUERY_NAMES["bronze"])) / "commits" / str(removed)).unlink()
+        commit_folder = Path(checkpoint_path(environment.settings, STREAM_QUERY_NAMES["bronze"])) / "commits"
+        (commit_folder / str(removed)).unlink()
+        (commit_folder / f".{removed}.crc").unlink(missing_ok=True)
     known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
     launched = time.time()
     relaunched = environment.launch_stream(log_name="faults-checkpoint")
     committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
-    wait_until_quiet(environment, time.time(), RECOVERY_TIMEOUT_SECONDS)
+    wait_until_quiet(environment, time.time(), RECOVERY_TIMEOUT_SECONDS, relaunched)
     stop_stream(relaunched)
     return {"removed_bronze_commit": removed,
             "recovery_seconds": round(committed - launched, 2) if committed else None}
