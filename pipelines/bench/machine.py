@@ -44,9 +44,31 @@ def describe_versions() -> dict:
 def tree_rss_bytes(root_pid: int) -> int:
     """Return the resident set size of ``root_pid`` and all its descendants, in bytes.
 
-    A process that exits while it is read counts as zero.
+    A process that exits while it is read counts as zero. Pages that
+    processes share are counted once per process, so a child forked a moment
+    ago briefly adds its parent's whole size; ``tree_pss_bytes`` does not.
     """
     return sum(_rss_bytes(pid) for pid in [root_pid, *_descendants(root_pid)])
+
+
+def tree_pss_bytes(root_pid: int) -> int:
+    """Return the proportional set size of a process tree, in bytes: shared pages split among their sharers.
+
+    Falls back to the resident set size of a process whose
+    ``/proc/PID/smaps_rollup`` cannot be read (kernels before 4.14).
+    """
+    return sum(_pss_bytes(pid) for pid in [root_pid, *_descendants(root_pid)])
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return _rss_bytes(pid)
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return _rss_bytes(pid)
 
 
 def _descendants(root_pid: int) -> list[int]:

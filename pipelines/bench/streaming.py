@@ -29,7 +29,7 @@ from pipelines.bench.environment import (
 )
 from pipelines.bench.errors import BenchError
 from pipelines.bench.exactness import check_gold_against_ground_truth
-from pipelines.bench.machine import tree_rss_bytes
+from pipelines.bench.machine import tree_pss_bytes, tree_rss_bytes
 from pipelines.bench.stats import summarize
 from pipelines.config import Settings
 from pipelines.load.generator import LoadProfile, default_start
@@ -71,6 +71,7 @@ class ResourceSampler:
                 self.samples.append({
                     "seconds": round(time.monotonic() - started, 1),
                     "rss_bytes": tree_rss_bytes(self.root_pid),
+                    "pss_bytes": tree_pss_bytes(self.root_pid),
                     "checkpoint_bytes": folder_bytes(self.checkpoint_root),
                     "state_bytes": sum(folder_bytes(path) for path in self.checkpoint_root.glob("*/state")),
                 })
@@ -91,12 +92,18 @@ class ResourceSampler:
         first, second = self.samples[:half], self.samples[half:] or self.samples[:half]
         return {
             "samples": len(self.samples),
-            "peak_rss_mib": round(max(sample["rss_bytes"] for sample in self.samples) / 2**20, 1),
-            "peak_rss_mib_first_half": round(max(sample["rss_bytes"] for sample in first) / 2**20, 1),
-            "peak_rss_mib_second_half": round(max(sample["rss_bytes"] for sample in second) / 2**20, 1),
+            "peak_rss_mib": _peak_mib(self.samples, "rss_bytes"),
+            "peak_pss_mib": _peak_mib(self.samples, "pss_bytes"),
+            "peak_pss_mib_first_half": _peak_mib(first, "pss_bytes"),
+            "peak_pss_mib_second_half": _peak_mib(second, "pss_bytes"),
+            "last_pss_mib": round(self.samples[-1]["pss_bytes"] / 2**20, 1),
             "state_bytes_max": max(sample["state_bytes"] for sample in self.samples),
             "checkpoint_bytes_last": self.samples[-1]["checkpoint_bytes"],
         }
+
+
+def _peak_mib(samples: list[dict], key: str) -> float:
+    return round(max(sample[key] for sample in samples) / 2**20, 1)
 
 
 def folder_bytes(folder: Path) -> int:
@@ -275,9 +282,11 @@ def memory(spark_factory, environment: BenchEnvironment, scale: dict, result) ->
     result.figures.update({"resources": summary, "samples": sampler.samples,
                            "records_published": live["load"].report.delivered, "billing": exactness.to_dict()})
     result.billing_exact = exactness.is_exact
-    result.add_headline("peak RSS of the stream process tree (driver JVM + Python), MiB", summary.get("peak_rss_mib"), "bounded")
-    result.add_headline("peak RSS first half / second half, MiB",
-                        f"{summary.get('peak_rss_mib_first_half')} / {summary.get('peak_rss_mib_second_half')}", "second ≈ first")
+    result.add_headline("peak PSS of the stream process tree (driver JVM + Python), MiB", summary.get("peak_pss_mib"), "bounded")
+    result.add_headline("peak PSS first half / second half, MiB",
+                        f"{summary.get('peak_pss_mib_first_half')} / {summary.get('peak_pss_mib_second_half')}", "second ≈ first")
+    result.add_headline("PSS at the end of the run, MiB", summary.get("last_pss_mib"), "")
+    result.add_headline("peak RSS (shared pages counted once per process), MiB", summary.get("peak_rss_mib"), "")
     result.add_headline("streaming state size, max bytes", summary.get("state_bytes_max"), "bounded")
     result.add_headline("checkpoint folders at end, bytes", summary.get("checkpoint_bytes_last"), "")
     result.notes.append("The three queries use foreachBatch with MERGE and no stateful operator, so Spark keeps "
