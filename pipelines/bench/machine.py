@@ -41,23 +41,19 @@ def describe_versions() -> dict:
     return versions
 
 
-def tree_rss_bytes(root_pid: int) -> int:
-    """Return the resident set size of ``root_pid`` and all its descendants, in bytes.
+def tree_memory_bytes(root_pid: int) -> tuple[int, int]:
+    """Return the resident and the proportional set size of ``root_pid`` and its descendants, in bytes.
 
-    A process that exits while it is read counts as zero. Pages that
-    processes share are counted once per process, so a child forked a moment
-    ago briefly adds its parent's whole size; ``tree_pss_bytes`` does not.
+    Both sums read the same list of processes. The resident sum counts pages
+    that processes share once per process, so a child forked a moment ago
+    briefly adds its parent's whole size. The proportional sum splits shared
+    pages among their sharers. A process that exits while it is read counts as
+    zero. NOTE: the processes are read one after another, not at one instant,
+    so a tree that forks or exits during a read can still give a single
+    sample far off its neighbours.
     """
-    return sum(_rss_bytes(pid) for pid in [root_pid, *_descendants(root_pid)])
-
-
-def tree_pss_bytes(root_pid: int) -> int:
-    """Return the proportional set size of a process tree, in bytes: shared pages split among their sharers.
-
-    Falls back to the resident set size of a process whose
-    ``/proc/PID/smaps_rollup`` cannot be read (kernels before 4.14).
-    """
-    return sum(_pss_bytes(pid) for pid in [root_pid, *_descendants(root_pid)])
+    pids = [root_pid, *_descendants(root_pid)]
+    return sum(_rss_bytes(pid) for pid in pids), sum(_pss_bytes(pid) for pid in pids)
 
 
 def _pss_bytes(pid: int) -> int:

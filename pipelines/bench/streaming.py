@@ -29,7 +29,7 @@ from pipelines.bench.environment import (
 )
 from pipelines.bench.errors import BenchError
 from pipelines.bench.exactness import check_gold_against_ground_truth
-from pipelines.bench.machine import tree_pss_bytes, tree_rss_bytes
+from pipelines.bench.machine import tree_memory_bytes
 from pipelines.bench.stats import summarize
 from pipelines.config import Settings
 from pipelines.load.generator import LoadProfile, default_start
@@ -68,10 +68,11 @@ class ResourceSampler:
 
         def sample() -> None:
             while not self._stop.wait(SAMPLE_INTERVAL_SECONDS):
+                rss_bytes, pss_bytes = tree_memory_bytes(self.root_pid)
                 self.samples.append({
                     "seconds": round(time.monotonic() - started, 1),
-                    "rss_bytes": tree_rss_bytes(self.root_pid),
-                    "pss_bytes": tree_pss_bytes(self.root_pid),
+                    "rss_bytes": rss_bytes,
+                    "pss_bytes": pss_bytes,
                     "checkpoint_bytes": folder_bytes(self.checkpoint_root),
                     "state_bytes": sum(folder_bytes(path) for path in self.checkpoint_root.glob("*/state")),
                 })
