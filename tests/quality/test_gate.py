@@ -103,3 +103,13 @@ def test_invoice_checks_flag_negative_total_without_reason(spark):
                                      "invoice_id string, line_amount_sum decimal(38,6), line_rows int, "
                                      "has_unexplained_negative_total boolean")
     assert_df_equality(checks, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_gate_without_results_warns(spark, settings, caplog):
+    caplog.set_level("WARNING", logger="pipelines.quality.gate")
+
+    blocks = find_finalize_blocks(spark, settings, "2026-11", ["acme"])
+
+    assert blocks == []
+    assert "no quality results in quality.validation_results" in caplog.text
+    assert "run `meterhouse quality` first" in caplog.text
