@@ -4,9 +4,11 @@ Starts the local broker (and stops it again if it was not running before),
 replays the Google cluster trace and the FOCUS sample into Kafka, runs the
 bronze, silver and gold streams in run-once mode until they have caught up,
 invoices the replayed month for the data sets' tenants (the synthetic tenants
-of ``meterhouse generate`` have plans too, but no usage here) and prints a summary: records per layer,
-quarantine reasons, duplicates, conservation per tenant, the largest invoices,
-where the tables are, wall time and events per second.
+of ``meterhouse generate`` have plans too, but no usage here), runs the data
+quality suites, reconciles and exports the month, and prints a summary:
+records per layer, quarantine reasons, duplicates, conservation per tenant,
+the largest invoices, where the tables are, wall time and events per second,
+the quality outcomes and the reconciliation status per tenant.
 
 Running it again replays the same events: every record is then an exact
 duplicate, so the invoices stay the same.
@@ -59,9 +61,11 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
         spark = build_local_session(settings)
         runs = run_streams(spark, settings)
         invoices = invoice_month(spark, settings, month)
+        quality = check_quality(spark, settings)
         reconciliation = reconcile_month(spark, settings, month)
         manifest = export_month(spark, settings, month)
         print_summary(spark, settings, month, published, runs, invoices, time.monotonic() - started)
+        print_quality(quality)
         print_reconciliation(reconciliation)
         print_exports(settings, month, manifest)
     finally:
@@ -106,6 +110,20 @@ def data_set_tenants() -> list[str]:
         with open(PROJECT_ROOT / TENANT_LISTS[name], newline="", encoding="utf-8") as handle:
             tenant_ids.update(row["tenant_id"] for row in csv.DictReader(handle))
     return sorted(tenant_ids)
+
+
+def check_quality(spark: SparkSession, settings: Settings) -> list:
+    """Run every expectation suite on the current table versions and record the outcomes."""
+    from pipelines.quality.run import run_quality, targets_for
+
+    return run_quality(spark, settings, targets_for("all"))
+
+
+def print_quality(outcomes: list) -> None:
+    print(f"\ndata quality ({len(outcomes)} suites, results in quality.validation_results)")
+    for outcome in outcomes:
+        verdict = "passed" if outcome.success else f"FAILED ({len(outcome.failures)} expectations)"
+        print(f"  {outcome.suite:<22} {outcome.table} v{outcome.table_version}: {verdict}")
 
 
 def reconcile_month(spark: SparkSession, settings: Settings, month: str) -> list[dict]:
