@@ -167,7 +167,7 @@ def print_summary(spark: SparkSession, settings: Settings, month: str, publish_s
     print(f"month invoiced: {month}   wall time: {wall_seconds:.0f} s   publishing: {publish_seconds:.0f} s")
     stream_rows = runs[0].input_rows if runs else 0
     print(f"end to end: {stream_rows} records read from Kafka in {wall_seconds:.0f} s of wall time "
-          f"= {stream_rows / wall_seconds:.0f} records/s (publishing, streams, invoices, reconciliation, exports)")
+          f"= {stream_rows / wall_seconds:.0f} records/s (publishing, streams, invoices, quality, reconciliation, exports)")
     print("\nrecords per layer")
     print(f"  bronze      {totals.bronze:>10}")
     print(f"  silver      {totals.silver:>10}")
