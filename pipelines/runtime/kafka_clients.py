@@ -267,17 +267,17 @@ class _JaasEntryParser:
         self._expect(";", '";" at the end of the entry')
         return JaasEntry(module[1], flag[1].lower(), options)
 
-    def _next_token(self, what: str) -> _Token:
+    def _next_token(self, expected: str) -> _Token:
         if self.index >= len(self.tokens):
-            raise JaasSyntaxError(f"entry {self.number} ends where {what} is expected; end each entry with ;")
+            raise JaasSyntaxError(f"entry {self.number} ends where {expected} is expected; end each entry with ;")
         token = self.tokens[self.index]
         self.index += 1
         return token
 
-    def _expect(self, kind: str, what: str) -> _Token:
-        token = self._next_token(what)
+    def _expect(self, kind: str, expected: str) -> _Token:
+        token = self._next_token(expected)
         if token[0] != kind:
-            raise self._error(f"expected {what}", token)
+            raise self._error(f"expected {expected}", token)
         return token
 
     def _error(self, problem: str, token: _Token) -> JaasSyntaxError:

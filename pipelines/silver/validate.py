@@ -31,8 +31,8 @@ SUPPORTED_SPEC_VERSION = "1.0"
 SPARK_TENANT_ID_REGEX = TENANT_ID_REGEX.removesuffix("$") + r"\z"
 PLAIN_DECIMAL_REGEX = r"^-?\d{1,26}(\.\d{1,12})?\z"
 # More integer digits than DECIMAL(38, 12) holds: the value is well formed but
-# far above any ingest.max_quantity, so it is reported as too large (or as
-# negative), which tells the producer more than "not a decimal" would.
+# far above any ingest.max_quantity. Reporting it as too large (or negative)
+# gives the producer a more useful reason than "not a decimal".
 OVERSIZED_DECIMAL_REGEX = r"^-?\d{27,}(\.\d+)?\z"
 EVENT_ID_REGEX = r"^[\x21-\x7E]+\z"
 
