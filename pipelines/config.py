@@ -232,7 +232,7 @@ OPEN_SECTIONS = ("kafka.options.", "spark.conf.", "billing.", "exports.", "audit
 # Where the rest of a --set key below an open section goes: ONE key of the
 # mapping at the given path. Kafka and Spark property names and audit table
 # names (gold.invoices) contain dots themselves, so the rest is never split.
-# The longest matching prefix wins.
+# When several prefixes match, `_override_path` takes the longest one.
 OVERRIDE_TARGETS = {
     "kafka.options.": ("kafka", "options"),
     "spark.conf.": ("spark", "conf"),

@@ -20,8 +20,8 @@ AZURE_SUBSCRIPTION_PREFIX = "azure-sub-"
 ENCODED_ACCOUNT_PREFIX = "focus-b64-"
 # Matched with fullmatch, so a trailing newline does not pass.
 AZURE_SUBSCRIPTION = re.compile(r"/subscriptions/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
-# A FOCUS account that already starts with one of these is base64-encoded, so
-# it cannot collide with an id that another map returns.
+# `focus_account_to_tenant_id` base64-encodes a FOCUS account that already
+# starts with one of these, so it cannot collide with an id another map returns.
 _RESERVED_PREFIXES = (AZURE_SUBSCRIPTION_PREFIX, ENCODED_ACCOUNT_PREFIX, GOOGLE_CLUSTER_PREFIX)
 
 

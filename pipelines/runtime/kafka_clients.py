@@ -51,6 +51,13 @@ PEM_KEYSTORE_FIX = ("librdkafka (meterhouse generate, replay and kafka) cannot r
                     "certificate chain and private key as PEM text with ssl.keystore.certificate.chain and "
                     "ssl.keystore.key, or use ssl.keystore.type: PKCS12")
 UNKNOWN_STORE_FIX = "must be JKS, PKCS12 or PEM (the value is not shown)"
+# Java store file option -> (librdkafka option, type option, problem per store type; None: readable).
+STORE_FILES = {
+    "ssl.truststore.location": ("ssl.ca.location", "ssl.truststore.type",
+                                {"PEM": None, "JKS": JKS_FIX, "PKCS12": PKCS12_TRUSTSTORE_FIX}),
+    "ssl.keystore.location": ("ssl.keystore.location", "ssl.keystore.type",
+                              {"PKCS12": None, "JKS": JKS_FIX, "PEM": PEM_KEYSTORE_FIX}),
+}
 OTHER_MODULE_FIX = ("only the PLAIN and SCRAM login modules can be translated for librdkafka; for OAUTHBEARER or "
                     "GSSAPI set the librdkafka sasl.* options for `meterhouse generate` and `replay` in a separate "
                     "environment file")
@@ -89,16 +96,12 @@ def librdkafka_config(options: dict[str, str], bootstrap_servers: str) -> dict[s
     for key, value in options.items():
         if key == "sasl.jaas.config":
             config.update(_sasl_credentials(value, options.get("sasl.mechanism"), problems))
-        elif key == "ssl.truststore.location":
-            problem = _truststore_file_problem(options)
+        elif key in STORE_FILES:
+            librdkafka_key, type_key, problem_by_type = STORE_FILES[key]
+            problem = _store_file_problem(options, type_key, problem_by_type)
             if problem:
-                problems.append(f"kafka.options.ssl.truststore.location: {problem}")
-            config["ssl.ca.location"] = value
-        elif key == "ssl.keystore.location":
-            problem = _keystore_file_problem(options)
-            if problem:
-                problems.append(f"kafka.options.ssl.keystore.location: {problem}")
-            config[key] = value
+                problems.append(f"kafka.options.{key}: {problem}")
+            config[librdkafka_key] = value
         elif key in PEM_RENAMES:
             config[PEM_RENAMES[key]] = value
         elif key not in JAVA_ONLY:
@@ -109,32 +112,12 @@ def librdkafka_config(options: dict[str, str], bootstrap_servers: str) -> dict[s
     return config
 
 
-def _store_type(options: dict[str, str], key: str) -> str:
-    # The Java client's default store type is JKS. NOTE: Kafka's DefaultSslEngineFactory reads a PEM store only
-    # when the type is exactly "PEM", so a lower-case "pem" passes here but fails in the Spark streams.
-    return options.get(key, "JKS").strip().upper()
-
-
-def _truststore_file_problem(options: dict[str, str]) -> str | None:
-    store_type = _store_type(options, "ssl.truststore.type")
-    if store_type == "PEM":
-        return None
-    if store_type == "JKS":
-        return JKS_FIX
-    if store_type == "PKCS12":
-        return PKCS12_TRUSTSTORE_FIX
-    return f"ssl.truststore.type {UNKNOWN_STORE_FIX}"
-
-
-def _keystore_file_problem(options: dict[str, str]) -> str | None:
-    store_type = _store_type(options, "ssl.keystore.type")
-    if store_type == "PKCS12":
-        return None
-    if store_type == "JKS":
-        return JKS_FIX
-    if store_type == "PEM":
-        return PEM_KEYSTORE_FIX
-    return f"ssl.keystore.type {UNKNOWN_STORE_FIX}"
+def _store_file_problem(options: dict[str, str], type_key: str, problem_by_type: dict[str, str | None]) -> str | None:
+    """Return why librdkafka cannot read the store file of ``type_key``'s type, or None when it can."""
+    # The Java client's default store type is JKS. NOTE: the comparison ignores
+    # case; whether the Java client also reads a lower-case "pem" is not checked.
+    store_type = options.get(type_key, "JKS").strip().upper()
+    return problem_by_type.get(store_type, f"{type_key} {UNKNOWN_STORE_FIX}")
 
 
 def _sasl_credentials(jaas: str, mechanism: str | None, problems: list[str]) -> dict[str, str]:
