@@ -229,8 +229,8 @@ KNOWN_KEYS = {"environment"} | {
     f"{section}.{key}" for section, keys in SECTION_KEYS.items() for key in keys if key not in ("options", "conf")
 }
 OPEN_SECTIONS = ("kafka.options.", "spark.conf.", "billing.", "exports.", "audit.")
-# Where the rest of a --set key below an open section goes: ONE key of the
-# mapping at the given path. Kafka and Spark property names and audit table
+# Target of a --set key below an open section: the rest of the key becomes ONE
+# key of the mapping at the given path. Kafka and Spark property names and audit table
 # names (gold.invoices) contain dots themselves, so the rest is never split.
 # When several prefixes match, `_override_path` takes the longest one.
 OVERRIDE_TARGETS = {
