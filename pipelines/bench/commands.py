@@ -20,7 +20,9 @@ from pipelines.bench.environment import BenchEnvironment
 from pipelines.bench.errors import BenchError
 from pipelines.bench.invoice_batch import invoice_batch
 from pipelines.bench.results import BenchResult, write_result
-from pipelines.bench.streaming import capacity, faults, memory, scaling, tenant_load
+from pipelines.bench.faults import faults
+from pipelines.bench.streaming import capacity, memory, scaling, tenant_load
+from pipelines.bench.sustained import sustained_rate
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.errors import MeterhouseError
 
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 SCENARIOS = {
     "tenant-load": tenant_load,
     "capacity": capacity,
+    "sustained-rate": sustained_rate,
     "faults": faults,
     "scaling": scaling,
     "invoice-batch": invoice_batch,
@@ -37,11 +40,16 @@ SCENARIOS = {
 
 # Per scale: synthetic tenants (tenant-load runs one load per entry), seconds
 # of event time at 10 events per tenant per second, and scenario options.
+# Rates (start_rate, under_load_rate) are events per second over all tenants.
 SCALES = {
     "tiny": {
         "tenant-load": {"tenants": [10], "duration_seconds": 30, "drain_timeout_seconds": 90},
         "capacity": {"tenants": [20], "duration_seconds": 60},
-        "faults": {"tenants": [10], "duration_seconds": 60, "batches": 30, "kill_cycles": 1},
+        "faults": {"tenants": [10], "duration_seconds": 60, "batches": 30, "kill_cycles": 1,
+                   "under_load_rate": 50, "under_load_seconds": 150, "under_load_warmup_seconds": 30,
+                   "drain_timeout_seconds": 120},
+        "sustained-rate": {"tenants": [10], "start_rate": 50, "steps": 1, "warmup_seconds": 20,
+                           "window_seconds": 30, "drain_timeout_seconds": 120},
         "scaling": {"tenants": [20], "duration_seconds": 60},
         "invoice-batch": {"tenants": [10], "events": 20_000},
         "memory": {"tenants": [20], "duration_seconds": 60, "drain_timeout_seconds": 90},
@@ -49,15 +57,23 @@ SCALES = {
     "small": {
         "tenant-load": {"tenants": [100], "duration_seconds": 60, "drain_timeout_seconds": 180},
         "capacity": {"tenants": [100], "duration_seconds": 300},
-        "faults": {"tenants": [50], "duration_seconds": 120, "batches": 40, "kill_cycles": 10},
+        "faults": {"tenants": [50], "duration_seconds": 120, "batches": 40, "kill_cycles": 10,
+                   "under_load_rate": 200, "under_load_seconds": 240, "under_load_warmup_seconds": 60,
+                   "drain_timeout_seconds": 300},
+        "sustained-rate": {"tenants": [100], "start_rate": 400, "steps": 3, "warmup_seconds": 60,
+                           "window_seconds": 180, "drain_timeout_seconds": 240},
         "scaling": {"tenants": [100], "duration_seconds": 120},
         "invoice-batch": {"tenants": [100], "events": 1_000_000},
         "memory": {"tenants": [100], "duration_seconds": 300, "drain_timeout_seconds": 300},
     },
     "full": {
-        "tenant-load": {"tenants": [100, 500, 1000], "duration_seconds": 120, "drain_timeout_seconds": 600},
+        "tenant-load": {"tenants": [100, 500, 1000], "duration_seconds": 120, "drain_timeout_seconds": 1800},
         "capacity": {"tenants": [1000], "duration_seconds": 300},
-        "faults": {"tenants": [200], "duration_seconds": 300, "batches": 60, "kill_cycles": 10},
+        "faults": {"tenants": [200], "duration_seconds": 300, "batches": 60, "kill_cycles": 10,
+                   "under_load_rate": 400, "under_load_seconds": 600, "under_load_warmup_seconds": 120,
+                   "drain_timeout_seconds": 900},
+        "sustained-rate": {"tenants": [1000], "start_rate": 400, "steps": 4, "warmup_seconds": 120,
+                           "window_seconds": 600, "drain_timeout_seconds": 600},
         "scaling": {"tenants": [1000], "duration_seconds": 120},
         "invoice-batch": {"tenants": [1000], "events": 10_000_000},
         "memory": {"tenants": [1000], "duration_seconds": 1800, "drain_timeout_seconds": 900},

@@ -86,6 +86,13 @@ class BenchEnvironment:
         self.overrides.update(changes)
         return self.settings
 
+    def use_fresh_lake_and_topic(self, name: str) -> Settings:
+        """Point the rest of the run at a new lake and a new topic named after ``name``, creating the topic."""
+        settings = self.with_overrides(**{"lake.root": str(self.folder / f"lake-{name}"),
+                                          "kafka.topic": f"usage-events-{name}"})
+        ensure_topic(settings.kafka)
+        return settings
+
     def start_broker(self) -> None:
         self.broker = LocalBroker(self.settings.broker)
         self.broker.start()

@@ -1,5 +1,9 @@
 """Exact comparison of ``gold.usage_hourly`` with the generator's ground truth.
 
+``gold.usage_daily`` is compared with the days aggregated from the whole of
+silver instead, because distinct counts in the ground truth do not add up
+from hours to days.
+
 Rows match on (tenant_id, meter, dimensions, window_start). Quantities compare
 as ``Decimal`` values, so ``12.5`` in the CSV equals ``12.500000000000`` read
 from the DECIMAL(38, 12) column, and any other difference, one unit in the
@@ -17,6 +21,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.config import Settings
+from pipelines.gold.aggregate import DAY, aggregate_usage, meter_readings
+from pipelines.schemas import GOLD_USAGE
 from pipelines.tables import read_table, table_exists
 from pipelines.vocabulary import Column as C
 from pipelines.vocabulary import Table
@@ -35,10 +41,11 @@ class ExactnessReport:
     missing: list[UsageKey] = field(default_factory=list)
     unexpected: list[UsageKey] = field(default_factory=list)
     different: list[tuple[UsageKey, UsageValue, UsageValue]] = field(default_factory=list)
+    daily_rows_differing: int = 0
 
     @property
     def is_exact(self) -> bool:
-        return not (self.missing or self.unexpected or self.different)
+        return not (self.missing or self.unexpected or self.different or self.daily_rows_differing)
 
     @property
     def quantity_difference(self) -> Decimal:
@@ -53,6 +60,7 @@ class ExactnessReport:
             "missing_rows": len(self.missing),
             "unexpected_rows": len(self.unexpected),
             "different_rows": len(self.different),
+            "daily_rows_differing_from_silver": self.daily_rows_differing,
             "quantity_difference": format(self.quantity_difference, "f"),
             "first_differences": [
                 {"key": list(key), "expected": [format(expected[0], "f"), expected[1]],
@@ -101,6 +109,19 @@ def compare_usage(expected: dict[UsageKey, UsageValue], actual: dict[UsageKey, U
     return report
 
 
+def count_daily_rows_differing(spark: SparkSession, settings: Settings) -> int:
+    """Count ``gold.usage_daily`` rows absent from, or different in, the days aggregated from silver, both ways."""
+    if not table_exists(spark, settings, Table.GOLD_DAILY):
+        return 0
+    columns = [field.name for field in GOLD_USAGE.fields]
+    silver = read_table(spark, settings, Table.SILVER_EVENTS)
+    expected = aggregate_usage(meter_readings(silver, settings.meters), DAY).select(columns)
+    actual = read_table(spark, settings, Table.GOLD_DAILY).select(columns)
+    return expected.exceptAll(actual).count() + actual.exceptAll(expected).count()
+
+
 def check_gold_against_ground_truth(spark: SparkSession, settings: Settings, ground_truth: Path) -> ExactnessReport:
-    """Compare the lake's ``gold.usage_hourly`` with a ground-truth CSV."""
-    return compare_usage(read_ground_truth(ground_truth), read_gold_hourly(spark, settings))
+    """Compare the lake's ``gold.usage_hourly`` with a ground-truth CSV, and its daily rows with silver."""
+    report = compare_usage(read_ground_truth(ground_truth), read_gold_hourly(spark, settings))
+    report.daily_rows_differing = count_daily_rows_differing(spark, settings)
+    return report

@@ -1,4 +1,4 @@
-"""Scenarios that run the streams: tenant-load, memory, capacity, scaling and faults.
+"""Scenarios that run the streams (tenant-load, memory, capacity, scaling) and their shared steps.
 
 Streams run in ``meterhouse stream`` subprocesses against the run's own broker
 and lake (see ``environment``). The Spark session of the bench process only
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,17 +22,16 @@ from pipelines.bench.environment import (
     STREAM_QUERY_NAMES,
     BenchEnvironment,
     PublishedLoad,
-    kill_process_group,
     stop_stream,
-    wait_for_new_commit,
 )
 from pipelines.bench.errors import BenchError
 from pipelines.bench.exactness import check_gold_against_ground_truth
+from pipelines.bench.lag import RecordTimes
 from pipelines.bench.machine import tree_memory_bytes
 from pipelines.bench.stats import summarize
 from pipelines.config import Settings
 from pipelines.load.generator import LoadProfile, default_start
-from pipelines.tables import checkpoint_path, delta_table, read_table, table_path
+from pipelines.tables import delta_table, read_table, table_path
 from pipelines.vocabulary import Column as C
 from pipelines.vocabulary import Table
 
@@ -187,39 +185,61 @@ def all_layers_idle(environment: BenchEnvironment, since: float) -> bool:
     return time.time() - last_activity >= QUIET_SECONDS
 
 
-def measure_latencies(spark: SparkSession, settings: Settings) -> dict:
-    """Return ingestion and processing latency samples in seconds, per event.
+def collect_record_times(spark: SparkSession, settings: Settings) -> tuple[list[RecordTimes], list[float]]:
+    """Return each bronze record's times per layer, and the ``gold.usage_hourly`` MERGE commit times.
 
-    Ingestion: bronze ``ingested_at`` minus the Kafka record timestamp.
-    Processing: the first ``gold.usage_hourly`` commit after the event's silver
-    ``processed_at``, minus its bronze ``ingested_at``.
+    A record's silver time is its ``processed_at`` in whichever silver table
+    took it. A billed event's gold time is the first gold commit after that.
     """
+    coordinates = [C.TOPIC, C.PARTITION, C.OFFSET]
     bronze = read_table(spark, settings, Table.BRONZE_EVENTS).select(
-        C.TOPIC, C.PARTITION, C.OFFSET,
-        F.unix_micros(C.KAFKA_TIMESTAMP).alias("kafka_us"), F.unix_micros(C.INGESTED_AT).alias("ingested_us"))
-    silver = read_table(spark, settings, Table.SILVER_EVENTS).select(
-        C.TOPIC, C.PARTITION, C.OFFSET, F.unix_micros(C.PROCESSED_AT).alias("processed_us"))
-    rows = bronze.join(silver, [C.TOPIC, C.PARTITION, C.OFFSET], "left").select(
-        "kafka_us", "ingested_us", "processed_us").collect()
+        *coordinates, F.unix_micros(C.KAFKA_TIMESTAMP).alias("kafka_us"), F.unix_micros(C.INGESTED_AT).alias("ingested_us"))
+    classified = [
+        read_table(spark, settings, table).select(
+            *coordinates, F.unix_micros(C.PROCESSED_AT).alias("processed_us"), F.lit(table is Table.SILVER_EVENTS).alias("billed"))
+        for table in (Table.SILVER_EVENTS, Table.SILVER_DUPLICATES, Table.SILVER_QUARANTINE)
+    ]
+    silver = classified[0].unionByName(classified[1]).unionByName(classified[2])
+    rows = bronze.join(silver, coordinates, "left").select("kafka_us", "ingested_us", "processed_us", "billed").collect()
     gold_commits = sorted(
         row[0] / 1e6 for row in
         delta_table(spark, settings, Table.GOLD_HOURLY).history().filter(F.col("operation") == "MERGE")
         .select(F.unix_micros("timestamp")).collect())
 
-    ingestion = [(row["ingested_us"] - row["kafka_us"]) / 1e6 for row in rows]
-    processing, end_to_end = [], []
+    records = []
     for row in rows:
-        if row["processed_us"] is None:
-            continue
-        # NOTE: a gold batch that was already running when this silver commit
-        # landed may commit first without the event, so this is a lower bound
-        # by at most one gold batch duration.
-        index = bisect.bisect_right(gold_commits, row["processed_us"] / 1e6)
-        if index < len(gold_commits):
-            processing.append(gold_commits[index] - row["ingested_us"] / 1e6)
-            end_to_end.append(gold_commits[index] - row["kafka_us"] / 1e6)
-    return {"ingestion": ingestion, "processing": processing, "end_to_end": end_to_end,
-            "gold_commits": gold_commits, "bronze_rows": len(rows)}
+        silver_at = row["processed_us"] / 1e6 if row["processed_us"] is not None else None
+        billed = bool(row["billed"]) if silver_at is not None else True
+        records.append(RecordTimes(produced=row["kafka_us"] / 1e6, bronze=row["ingested_us"] / 1e6, silver=silver_at,
+                                   gold=_first_commit_after(gold_commits, silver_at) if billed else None, billed=billed))
+    return records, gold_commits
+
+
+def _first_commit_after(commits: list[float], moment: float | None) -> float | None:
+    # NOTE: a gold batch that was already running when the silver commit
+    # landed may commit first without the event, so gold times (and the
+    # latencies built on them) are early by at most one gold batch duration.
+    if moment is None:
+        return None
+    index = bisect.bisect_right(commits, moment)
+    return commits[index] if index < len(commits) else None
+
+
+def measure_latencies(spark: SparkSession, settings: Settings) -> dict:
+    """Return ingestion (Kafka → bronze), processing (bronze → gold) and end-to-end latencies in seconds.
+
+    Processing and end-to-end cover the billed events that reached gold.
+    """
+    records, gold_commits = collect_record_times(spark, settings)
+    billed = [record for record in records if record.billed and record.gold is not None]
+    return {
+        "ingestion": [record.bronze - record.produced for record in records],
+        "processing": [record.gold - record.bronze for record in billed],
+        "end_to_end": [record.gold - record.produced for record in billed],
+        "gold_commits": gold_commits,
+        "bronze_rows": len(records),
+        "records": records,
+    }
 
 
 def tenant_load(spark_factory, environment: BenchEnvironment, scale: dict, result) -> None:
@@ -360,119 +380,6 @@ def scaling(spark_factory, environment: BenchEnvironment, scale: dict, result) -
     result.add_headline("speed-up local[2] over local[1]", round(speedup, 2), "≤ 2 on 2 cores")
     result.figures.update({"records_published": load.report.delivered, "runs": runs, "speedup": round(speedup, 3)})
     result.billing_exact = exact
-
-
-def faults(spark_factory, environment: BenchEnvironment, scale: dict, result, rng: random.Random | None = None) -> None:
-    """Run kill -9 cycles, a broker stop and start and a removed checkpoint commit, then check exactness."""
-    rng = rng or random.Random(scale.get("seed", 11))
-    records_per_batch = max(50, scale["tenants"][0] * scale["duration_seconds"] * 10 // scale["batches"])
-    environment.with_overrides(**{"kafka.max_offsets_per_trigger": str(records_per_batch)})
-    environment.start_broker()
-    from pipelines.load.generator import LoadGenerator
-    from pipelines.load.ground_truth import write_ground_truth
-    from pipelines.load.publisher import KafkaPublisher
-
-    profile = synthetic_profile(scale["tenants"][0], scale["duration_seconds"])
-    generator = LoadGenerator(profile, environment.settings.meters)
-    records = list(generator.records())
-    ground_truth = environment.folder / "faults-ground-truth.csv"
-    write_ground_truth(generator.totals.totals(), ground_truth)
-    first_half, second_half = records[: len(records) // 2], records[len(records) // 2:]
-    KafkaPublisher(environment.settings.kafka).publish(first_half)
-
-    # Each phase stores its figures at once, so a run stopped later still reports them.
-    result.figures["records_published"] = len(records)
-    kill_cycles = run_kill_cycles(environment, scale["kill_cycles"], rng)
-    result.figures["kill_cycles"] = kill_cycles
-    broker_fault, process = run_broker_restart(environment, second_half)
-    result.figures["broker_restart"] = broker_fault
-    checkpoint_fault = run_checkpoint_removal(environment, process)
-    result.figures["checkpoint_commit_removed"] = checkpoint_fault
-
-    environment.run_stream_once("all", log_name="faults-final")
-    report = check_gold_against_ground_truth(spark_factory(), environment.settings, ground_truth)
-    recoveries = [cycle["recovery_seconds"] for cycle in kill_cycles if cycle["recovery_seconds"] is not None]
-    result.billing_exact = report.is_exact
-    result.figures.update({"records_published": len(records), "records_per_batch": records_per_batch,
-                           "kill_cycles": kill_cycles, "broker_restart": broker_fault,
-                           "checkpoint_commit_removed": checkpoint_fault, "recovery_seconds": summarize(recoveries),
-                           "billing": report.to_dict()})
-    result.add_headline("kill -9 cycles", len(kill_cycles), "")
-    result.add_headline("recovery after kill -9, max s (relaunch → first committed batch)",
-                        max(recoveries) if recoveries else None, "≤ 20")
-    result.add_headline("broker stop/start: broker back → next bronze commit, s", broker_fault["recovery_seconds"], "")
-    result.add_headline("last bronze commit file removed: relaunch → first committed batch, s",
-                        checkpoint_fault["recovery_seconds"], "≤ 20")
-    result.add_headline("billing difference vs ground truth (rows missing / extra / different)",
-                        f"{report.to_dict()['missing_rows']} / {report.to_dict()['unexpected_rows']} / "
-                        f"{report.to_dict()['different_rows']}", "0 / 0 / 0")
-
-
-def run_kill_cycles(environment: BenchEnvironment, cycles: int, rng: random.Random) -> list[dict]:
-    """Launch the streams, wait for a commit, ``kill -9`` them at a random moment; repeat."""
-    results = []
-    for cycle in range(cycles):
-        known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
-        launched = time.time()
-        process = environment.launch_stream(log_name=f"faults-cycle-{cycle}")
-        committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
-        delay = rng.uniform(0.0, 6.0)
-        time.sleep(delay)
-        kill_process_group(process)
-        results.append({"cycle": cycle, "recovery_seconds": round(committed - launched, 2) if committed else None,
-                        "killed_after_first_commit_seconds": round(delay, 2)})
-        log.info("kill cycle %d: first commit %.1fs after relaunch, killed %.1fs later",
-                 cycle, committed - launched if committed else float("nan"), delay)
-    return results
-
-
-def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, object]:
-    """Stop and start the broker under a running stream, then publish the rest of the load."""
-    from pipelines.load.publisher import KafkaPublisher
-
-    process = environment.launch_stream(log_name="faults-broker")
-    wait_for_new_commit(environment, ALL_LAYERS, time.time(), RECOVERY_TIMEOUT_SECONDS,
-                        {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS})
-    stopped_at = time.time()
-    environment.broker.stop()
-    time.sleep(5)
-    environment.broker.start()
-    back_at = time.time()
-    known = {"bronze": set(environment.committed_batches("bronze"))}
-    KafkaPublisher(environment.settings.kafka).publish(records)
-    survived = process.poll() is None
-    if not survived:
-        # The outage failed the query; a scheduler would relaunch it, so the bench does too.
-        log.warning("the stream exited with %s during the broker outage; relaunching it", process.returncode)
-        process = environment.launch_stream(log_name="faults-broker-relaunch")
-    committed = wait_for_new_commit(environment, ["bronze"], back_at, RECOVERY_TIMEOUT_SECONDS, known)
-    return {"broker_down_seconds": round(back_at - stopped_at, 2),
-            "recovery_seconds": round(committed - back_at, 2) if committed else None,
-            "stream_survived": survived}, process
-
-
-def run_checkpoint_removal(environment: BenchEnvironment, process) -> dict:
-    """``kill -9`` the streams, delete bronze's last commit file, relaunch and time the first commit.
-
-    The commit file goes together with its ``.crc`` checksum file, which is
-    what a crash before the commit leaves behind: neither. A stale checksum
-    alone makes Hadoop's local file system refuse to write the commit again.
-    """
-    kill_process_group(process)
-    commits = environment.committed_batches("bronze")
-    removed = max(commits) if commits else None
-    if removed is not None:
-        commit_folder = Path(checkpoint_path(environment.settings, STREAM_QUERY_NAMES["bronze"])) / "commits"
-        (commit_folder / str(removed)).unlink()
-        (commit_folder / f".{removed}.crc").unlink(missing_ok=True)
-    known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
-    launched = time.time()
-    relaunched = environment.launch_stream(log_name="faults-checkpoint")
-    committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
-    wait_until_quiet(environment, time.time(), RECOVERY_TIMEOUT_SECONDS, relaunched)
-    stop_stream(relaunched)
-    return {"removed_bronze_commit": removed,
-            "recovery_seconds": round(committed - launched, 2) if committed else None}
 
 
 def profile_silver_batch(spark: SparkSession, settings: Settings, profile_lake: Path, top: int = 12) -> dict:

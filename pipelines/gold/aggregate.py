@@ -99,3 +99,38 @@ def events_in_windows(silver: DataFrame, keys: DataFrame, window: str) -> DataFr
     with_window = silver.withColumn(C.WINDOW_START, F.date_trunc(window, C.EVENT_TIME))
     return with_window.join(F.broadcast(keys), [C.TENANT_ID, C.WINDOW_START], "left_semi").drop(C.WINDOW_START)
 
+
+def hours_in_days(hourly: DataFrame, day_keys: DataFrame) -> DataFrame:
+    """Select the hourly gold rows whose hour lies in one of the given (tenant, day) keys."""
+    with_day = hourly.withColumn("_day", F.date_trunc(DAY, C.WINDOW_START))
+    keys = day_keys.withColumnRenamed(C.WINDOW_START, "_day")
+    return with_day.join(F.broadcast(keys), [C.TENANT_ID, "_day"], "left_semi").drop("_day")
+
+
+def roll_up_days(hourly: DataFrame) -> DataFrame:
+    """Fold hourly gold rows into daily ones for every aggregation that hours determine exactly.
+
+    SUM and COUNT add up, MAX takes the greatest hour, and LATEST takes the
+    latest hour, because the day's latest event lies in the latest hour that
+    has events. UNIQUE_COUNT rows are dropped: distinct values do not add up
+    across hours, so the caller aggregates those meters from silver.
+    """
+    aggregation = F.col(C.AGGREGATION)
+    quantity = (
+        F.when(aggregation.isin(Aggregation.SUM.value, Aggregation.COUNT.value), F.sum(C.QUANTITY))
+        .when(aggregation == Aggregation.MAX.value, F.max(C.QUANTITY))
+        .when(aggregation == Aggregation.LATEST.value, F.max_by(C.QUANTITY, C.WINDOW_START))
+    )
+    derivable = hourly.filter(aggregation != Aggregation.UNIQUE_COUNT.value)
+    # The hour's own window_start must survive the grouping, since LATEST orders by it.
+    days = derivable.withColumn("_day", F.date_trunc(DAY, C.WINDOW_START))
+    grouped = days.groupBy(C.TENANT_ID, C.METER, C.DIMENSIONS, "_day", C.AGGREGATION, C.UNIT).agg(
+        quantity.cast(QUANTITY_TYPE).alias(C.QUANTITY),
+        F.sum(C.EVENT_COUNT).cast("long").alias(C.EVENT_COUNT),
+        F.min(C.FIRST_EVENT_TIME).alias(C.FIRST_EVENT_TIME),
+        F.max(C.LAST_EVENT_TIME).alias(C.LAST_EVENT_TIME),
+    )
+    with_start = grouped.withColumnRenamed("_day", C.WINDOW_START)
+    with_end = with_start.withColumn(C.WINDOW_END, F.col(C.WINDOW_START) + F.expr(WINDOW_LENGTHS[DAY]))
+    return with_end.select([F.col(field.name) for field in GOLD_USAGE.fields])
+

@@ -1,11 +1,16 @@
 """Silver to ``gold.usage_hourly`` and ``gold.usage_daily``.
 
 Each micro-batch of new silver rows names the (tenant, hour) and (tenant, day)
-windows it touches; those windows are recomputed from the whole of silver and
-MERGEd into gold (update when present, insert otherwise). Recomputing instead
-of adding makes the sink idempotent: a batch replayed after a crash writes the
-same rows again, a late event updates the hour it belongs to, and UNIQUE_COUNT
-and LATEST stay exact, which adding partial results could not give.
+windows it touches. The hours are recomputed from the whole of silver and
+MERGEd into gold (update when present, insert otherwise). The days are then
+rolled up from those tenants' hourly rows, except for UNIQUE_COUNT meters,
+whose days are recomputed from silver because distinct values do not add up
+across hours. Recomputing instead of adding makes the sink idempotent: a batch
+replayed after a crash writes the same rows again, and a late event updates
+the hour and day it belongs to. UNIQUE_COUNT and LATEST also stay exact, which
+adding partial results could not give. Rolling days up from hours keeps a
+batch's cost from growing with the number of events already in the day,
+except for UNIQUE_COUNT meters.
 """
 
 from __future__ import annotations
@@ -19,11 +24,20 @@ from pyspark.sql.streaming import StreamingQuery
 
 from pipelines.config import Settings
 from pipelines.triggers import with_trigger
-from pipelines.gold.aggregate import DAY, HOUR, aggregate_usage, events_in_windows, meter_readings, window_keys
+from pipelines.gold.aggregate import (
+    DAY,
+    HOUR,
+    aggregate_usage,
+    events_in_windows,
+    hours_in_days,
+    meter_readings,
+    roll_up_days,
+    window_keys,
+)
 from pipelines.schemas import GOLD_USAGE
 from pipelines.tables import checkpoint_path, delta_table, ensure_table, read_table, table_path
 from pipelines.vocabulary import Column as C
-from pipelines.vocabulary import Table
+from pipelines.vocabulary import Aggregation, Table
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +80,31 @@ def process_silver_batch(silver_batch: DataFrame, batch_id: int, settings: Setti
         if not tenants:
             return
         silver = read_table(spark, settings, Table.SILVER_EVENTS).filter(F.col(C.TENANT_ID).isin(tenants))
-        for window, table in GOLD_TABLES.items():
-            recompute_windows(spark, settings, silver, window_keys(batch, window), window, table, tenants)
+        hours = aggregate_usage(meter_readings(events_in_windows(silver, window_keys(batch, HOUR), HOUR),
+                                               settings.meters), HOUR)
+        upsert_usage(spark, settings, hours, Table.GOLD_HOURLY, tenants)
+
+        # Read after the hourly MERGE, so the roll-up includes this batch's hours.
+        hourly = read_table(spark, settings, Table.GOLD_HOURLY).filter(F.col(C.TENANT_ID).isin(tenants))
+        days = daily_usage(silver, hourly, window_keys(batch, DAY), settings)
+        upsert_usage(spark, settings, days, Table.GOLD_DAILY, tenants)
     finally:
         batch.unpersist()
     log.info("gold batch %s: recomputed windows of %d tenants in %.1fs", batch_id, len(tenants), time.monotonic() - started)
 
 
-def recompute_windows(spark: SparkSession, settings: Settings, silver: DataFrame, keys: DataFrame,
-                      window: str, table: Table, tenants: list[str]) -> None:
-    """Aggregate silver over ``keys`` and upsert the result into ``table``."""
-    usage = aggregate_usage(meter_readings(events_in_windows(silver, keys, window), settings.meters), window)
+def daily_usage(silver: DataFrame, hourly: DataFrame, day_keys: DataFrame, settings: Settings) -> DataFrame:
+    """Return the gold rows of the given (tenant, day) keys: rolled up from hours, UNIQUE_COUNT from silver."""
+    days = roll_up_days(hours_in_days(hourly, day_keys))
+    distinct_meters = [meter for meter in settings.meters if meter.aggregation is Aggregation.UNIQUE_COUNT]
+    if not distinct_meters:
+        return days
+    distinct = aggregate_usage(meter_readings(events_in_windows(silver, day_keys, DAY), distinct_meters), DAY)
+    return days.unionByName(distinct)
+
+
+def upsert_usage(spark: SparkSession, settings: Settings, usage: DataFrame, table: Table, tenants: list[str]) -> None:
+    """MERGE ``usage`` into ``table`` on the gold key: update rows present, insert the others."""
     tenant_list = ", ".join("'" + tenant.replace("'", "''") + "'" for tenant in tenants)
     condition = f"t.{C.TENANT_ID} IN ({tenant_list}) AND " + " AND ".join(f"t.{key} = s.{key}" for key in GOLD_KEY)
     (

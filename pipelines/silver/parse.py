@@ -19,6 +19,9 @@ CORRUPT_RECORD = "_corrupt_record"
 ENVELOPE = "envelope"
 VALUE_TEXT = "value_text"
 VALUE_VARIANT = "value_variant"
+# The event's `data` as a VARIANT, so validation reads meter values without
+# parsing the JSON text again for every meter.
+DATA_VARIANT = "data_variant"
 # CloudEvents 1.0 types these attributes as String. from_json would read a JSON
 # number into a string field ("id": 7 as "7"), so their JSON type is checked.
 STRING_ATTRIBUTES = ("id", "source", "specversion", "type", "subject", "time")
@@ -36,9 +39,9 @@ def parse_events(bronze: DataFrame) -> DataFrame:
 
     Output columns, besides the bronze ones: ``id``, ``source``,
     ``specversion``, ``type``, ``subject``, ``time`` (raw text), ``data`` (raw
-    JSON text of the object), ``event_time`` (UTC timestamp or NULL),
-    ``is_malformed``, ``has_repeated_key``, ``is_not_object`` and
-    ``non_string_attributes``.
+    JSON text of the object), ``data_variant`` (the same as a VARIANT),
+    ``event_time`` (UTC timestamp or NULL), ``is_malformed``,
+    ``has_repeated_key``, ``is_not_object`` and ``non_string_attributes``.
     """
     text = F.col(C.KAFKA_VALUE).cast("string")
     trimmed = F.ltrim(text)
@@ -72,6 +75,7 @@ def parse_events(bronze: DataFrame) -> DataFrame:
         *bronze.columns,
         *envelope_fields,
         F.when(F.col(f"{ENVELOPE}.data").isNotNull(), exact_data).alias("data"),
+        F.when(F.col(f"{ENVELOPE}.data").isNotNull(), F.expr(f"variant_get({VALUE_VARIANT}, '$.data')")).alias(DATA_VARIANT),
         F.when(F.col(f"{ENVELOPE}.time").rlike(RFC3339_PATTERN), F.expr(f"try_cast({ENVELOPE}.time AS TIMESTAMP)"))
         .alias(C.EVENT_TIME),
         is_malformed.alias("is_malformed"),

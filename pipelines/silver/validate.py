@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.config import TENANT_ID_REGEX, Meter, Settings
+from pipelines.silver.parse import DATA_VARIANT
 from pipelines.silver.values import is_exact_number_or_text, value_text
 from pipelines.vocabulary import Aggregation, ReasonCode
 from pipelines.vocabulary import Column as C
@@ -46,9 +47,12 @@ def add_validation_reasons(events: DataFrame, settings: Settings) -> DataFrame:
         "the object names a key more than once, so which value counts is ambiguous; send each key once"))))
     reasons = reasons.when(F.col("is_not_object"), F.array(_reason(ReasonCode.NOT_AN_OBJECT, F.lit("a CloudEvent must be a JSON object"))))
     reasons = reasons.otherwise(all_reasons)
-    return events.withColumn(C.REASONS, reasons).withColumn(
+    checked = events.withColumn(C.REASONS, reasons).withColumn(
         C.REASON_CODE, F.when(F.size(C.REASONS) > 0, F.split(F.col(C.REASONS)[0], ":")[0])
     )
+    # The VARIANT has served the checks. Dropping it keeps the batch that the
+    # silver stream caches to plain column types.
+    return checked.drop(DATA_VARIANT)
 
 
 def is_valid() -> SparkColumn:
@@ -102,8 +106,8 @@ def _quantity_checks(settings: Settings) -> list[SparkColumn]:
         if meter.aggregation is Aggregation.COUNT or meter.value_path is None:
             continue
         applies = (F.col("type") == meter.event_type) & is_object_data
-        raw = value_text("data", meter.value_path)
-        exact = is_exact_number_or_text("data", meter.value_path)
+        raw = value_text(DATA_VARIANT, meter.value_path, parsed=True)
+        exact = is_exact_number_or_text(DATA_VARIANT, meter.value_path, parsed=True)
         for check in _value_checks(meter, raw, exact, settings):
             checks.append(F.when(applies, check))
     return checks

@@ -16,16 +16,22 @@ from pyspark.sql import functions as F
 EXACT_NUMBER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 
 
-def value_text(data_column: str, value_path: str) -> SparkColumn:
-    """Extract the value at ``value_path`` of the JSON text in ``data_column``.
+def value_text(data_column: str, value_path: str, parsed: bool = False) -> SparkColumn:
+    """Extract the value at ``value_path`` of the JSON in ``data_column``.
 
-    Numbers come back with their exact digits; NULL when the value is absent.
-    ``value_path`` is validated by configuration as ``$.name(.name)*``.
+    ``data_column`` holds JSON text, or a VARIANT already parsed when
+    ``parsed`` is set. Numbers come back with their exact digits, and NULL
+    when the value is absent. ``value_path`` is validated by configuration as
+    ``$.name(.name)*``.
     """
-    return F.expr(f"variant_get(try_parse_json(`{data_column}`), '{value_path}', 'string')")
+    return F.expr(f"variant_get({_variant(data_column, parsed)}, '{value_path}', 'string')")
 
 
-def is_exact_number_or_text(data_column: str, value_path: str) -> SparkColumn:
+def is_exact_number_or_text(data_column: str, value_path: str, parsed: bool = False) -> SparkColumn:
     """True when the value is a JSON string or a number that the variant kept exactly."""
-    kind = F.expr(f"schema_of_variant(variant_get(try_parse_json(`{data_column}`), '{value_path}'))")
+    kind = F.expr(f"schema_of_variant(variant_get({_variant(data_column, parsed)}, '{value_path}'))")
     return kind.startswith("DECIMAL") | kind.isin(*EXACT_NUMBER_TYPES) | (kind == "STRING")
+
+
+def _variant(data_column: str, parsed: bool) -> str:
+    return f"`{data_column}`" if parsed else f"try_parse_json(`{data_column}`)"

@@ -65,3 +65,11 @@ def test_ground_truth_csv_reads_back_exactly(tmp_path):
     truth = read_ground_truth(tmp_path / "truth.csv")
 
     assert truth == {STORAGE: (Decimal("0.000000000001"), 1), EGRESS: (Decimal("12.5"), 2)}
+
+
+def test_daily_difference_breaks_exactness():
+    report = compare_usage({}, {})
+    report.daily_rows_differing = 1
+
+    assert not report.is_exact
+    assert report.to_dict()["daily_rows_differing_from_silver"] == 1

@@ -6,7 +6,8 @@ import pytest
 
 from pipelines.bench.environment import BenchEnvironment
 from pipelines.bench.exactness import check_gold_against_ground_truth
-from pipelines.bench.streaming import RECOVERY_TIMEOUT_SECONDS, run_kill_cycles, synthetic_profile
+from pipelines.bench.faults import run_kill_cycles
+from pipelines.bench.streaming import RECOVERY_TIMEOUT_SECONDS, synthetic_profile
 
 
 @pytest.fixture

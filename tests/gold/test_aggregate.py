@@ -6,7 +6,7 @@ from decimal import Decimal
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from pipelines.gold.aggregate import HOUR, aggregate_usage, meter_readings
+from pipelines.gold.aggregate import DAY, HOUR, aggregate_usage, meter_readings
 from pipelines.gold.stream import create_gold_tables, process_silver_batch
 from pipelines.schemas import GOLD_USAGE, SILVER_EVENTS
 from pipelines.silver.stream import create_silver_tables
@@ -83,3 +83,48 @@ def test_late_event_updates_its_hour(spark, settings):
     assert [(row["quantity"], row["event_count"]) for row in hourly] == [(Decimal("12.5"), 2)]
     daily = read_table(spark, settings, Table.GOLD_DAILY).filter(F.col("meter") == "egress_bytes").collect()
     assert [(row["window_start"], row["quantity"]) for row in daily] == [(datetime(2026, 11, 15), Decimal("12.5"))]
+
+
+def at(hour, minute):
+    return T0.replace(hour=hour, minute=minute)
+
+
+def event_at(event_id, event_type, data, hour, minute, offset):
+    time = at(hour, minute)
+    return ("acme", event_id, event_type, "test", time, data, "hash", "usage", 0, offset, time, time)
+
+
+def test_daily_roll_up_equals_day_from_events(spark, settings):
+    create_silver_tables(spark, settings)
+    create_gold_tables(spark, settings)
+    silver_path = table_path(settings, Table.SILVER_EVENTS)
+    batches = [
+        [event_at("a", "compute.usage", '{"instance_type":"m5","cpu_seconds":"1.000000000001","concurrency":3,"user_id":"u1"}', 9, 5, 0),
+         event_at("s1", "storage.snapshot", '{"stored_gb":"10.5"}', 9, 59, 1),
+         event_at("r1", "api.request", '{"region":"eu","bytes_out":"7"}', 9, 10, 2)],
+        [event_at("b", "compute.usage", '{"instance_type":"m5","cpu_seconds":"2.5","concurrency":9,"user_id":"u2"}', 14, 0, 3),
+         event_at("c", "compute.usage", '{"instance_type":"c6","cpu_seconds":"0.25","concurrency":1,"user_id":"u1"}', 14, 30, 4),
+         # The day's LATEST snapshot is in the later hour even though its id sorts first.
+         event_at("0", "storage.snapshot", '{"stored_gb":"3"}', 14, 1, 5)],
+        # A late event for the first hour, after the later hour was written.
+        [event_at("d", "compute.usage", '{"instance_type":"m5","cpu_seconds":"4","concurrency":12,"user_id":"u3"}', 9, 30, 6),
+         event_at("r2", "api.request", '{"region":"eu","bytes_out":"1"}', 9, 11, 7)],
+    ]
+
+    written = []
+    for batch_id, rows in enumerate(batches):
+        frame = silver_frame(spark, rows)
+        frame.write.format("delta").mode("append").save(silver_path)
+        process_silver_batch(frame, batch_id, settings)
+        written += rows
+
+    from_events = aggregate_usage(meter_readings(silver_frame(spark, written), settings.meters), DAY)
+    daily = read_table(spark, settings, Table.GOLD_DAILY)
+    assert_df_equality(daily, from_events, ignore_row_order=True, ignore_nullable=True)
+
+    quantities = {row["meter"]: row["quantity"] for row in daily.filter(F.col("dimensions") != '{"instance_type":"c6"}').collect()}
+    assert quantities["compute_seconds"] == Decimal("7.500000000001")
+    assert quantities["peak_concurrency"] == Decimal("12")
+    assert quantities["active_users"] == Decimal("3")
+    assert quantities["storage_gb"] == Decimal("3")
+    assert quantities["api_requests"] == Decimal("2")

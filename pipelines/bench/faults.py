@@ -1,0 +1,232 @@
+"""``bench faults``: kill -9 cycles, a broker outage, a removed checkpoint commit and a kill under live load.
+
+Every phase ends with the billing check against the generator's ground truth,
+which must show no lost and no doubled usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from pipelines.bench.environment import (
+    STREAM_QUERY_NAMES,
+    BenchEnvironment,
+    PublishedLoad,
+    kill_process_group,
+    stop_stream,
+    wait_for_new_commit,
+)
+from pipelines.bench.errors import BenchError
+from pipelines.bench.exactness import check_gold_against_ground_truth
+from pipelines.bench.lag import fault_latency
+from pipelines.bench.stats import summarize
+from pipelines.bench.streaming import (
+    ALL_LAYERS,
+    RECOVERY_TIMEOUT_SECONDS,
+    collect_record_times,
+    synthetic_profile,
+    wait_until_quiet,
+    wait_until_tables_exist,
+)
+from pipelines.config import Settings
+from pipelines.tables import checkpoint_path
+
+log = logging.getLogger(__name__)
+
+
+def faults(spark_factory, environment: BenchEnvironment, scale: dict, result, rng: random.Random | None = None) -> None:
+    """Run kill -9 cycles, a broker stop and start, a removed checkpoint commit and a kill under load; check exactness."""
+    rng = rng or random.Random(scale.get("seed", 11))
+    records_per_batch = max(50, scale["tenants"][0] * scale["duration_seconds"] * 10 // scale["batches"])
+    environment.with_overrides(**{"kafka.max_offsets_per_trigger": str(records_per_batch)})
+    environment.start_broker()
+    from pipelines.load.generator import LoadGenerator
+    from pipelines.load.ground_truth import write_ground_truth
+    from pipelines.load.publisher import KafkaPublisher
+
+    profile = synthetic_profile(scale["tenants"][0], scale["duration_seconds"])
+    generator = LoadGenerator(profile, environment.settings.meters)
+    records = list(generator.records())
+    ground_truth = environment.folder / "faults-ground-truth.csv"
+    write_ground_truth(generator.totals.totals(), ground_truth)
+    first_half, second_half = records[: len(records) // 2], records[len(records) // 2:]
+    KafkaPublisher(environment.settings.kafka).publish(first_half)
+
+    # Each phase stores its figures at once, so a run stopped later still reports them.
+    result.figures["records_published"] = len(records)
+    kill_cycles = run_kill_cycles(environment, scale["kill_cycles"], rng)
+    result.figures["kill_cycles"] = kill_cycles
+    broker_fault, process = run_broker_restart(environment, second_half)
+    result.figures["broker_restart"] = broker_fault
+    checkpoint_fault = run_checkpoint_removal(environment, process)
+    result.figures["checkpoint_commit_removed"] = checkpoint_fault
+    environment.run_stream_once("all", log_name="faults-final")
+    fault_settings = environment.settings
+
+    under_load = run_kill_under_load(environment, scale, rng)
+    spark = spark_factory()
+    latency = summarize_kill_under_load(spark, environment.settings, under_load)
+    result.figures["kill_under_load"] = latency
+
+    report = check_gold_against_ground_truth(spark, fault_settings, ground_truth)
+    recoveries = [cycle["recovery_seconds"] for cycle in kill_cycles if cycle["recovery_seconds"] is not None]
+    result.billing_exact = report.is_exact and latency["billing"]["exact"]
+    result.figures.update({"records_published": len(records), "records_per_batch": records_per_batch,
+                           "kill_cycles": kill_cycles, "broker_restart": broker_fault,
+                           "checkpoint_commit_removed": checkpoint_fault, "recovery_seconds": summarize(recoveries),
+                           "billing": report.to_dict()})
+    result.add_headline("kill -9 cycles", len(kill_cycles), "")
+    result.add_headline("recovery after kill -9, max s (relaunch → first committed batch)",
+                        max(recoveries) if recoveries else None, "≤ 20")
+    result.add_headline("broker stop/start: broker back → next bronze commit, s", broker_fault["recovery_seconds"], "")
+    result.add_headline("last bronze commit file removed: relaunch → first committed batch, s",
+                        checkpoint_fault["recovery_seconds"], "≤ 20")
+    result.add_headline("billing difference vs ground truth (rows missing / extra / different)",
+                        f"{report.to_dict()['missing_rows']} / {report.to_dict()['unexpected_rows']} / "
+                        f"{report.to_dict()['different_rows']}", "0 / 0 / 0")
+    add_kill_under_load_headlines(result, latency)
+
+
+def run_kill_cycles(environment: BenchEnvironment, cycles: int, rng: random.Random) -> list[dict]:
+    """Launch the streams, wait for a commit, ``kill -9`` them at a random moment; repeat."""
+    results = []
+    for cycle in range(cycles):
+        known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
+        launched = time.time()
+        process = environment.launch_stream(log_name=f"faults-cycle-{cycle}")
+        committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
+        delay = rng.uniform(0.0, 6.0)
+        time.sleep(delay)
+        kill_process_group(process)
+        results.append({"cycle": cycle, "recovery_seconds": round(committed - launched, 2) if committed else None,
+                        "killed_after_first_commit_seconds": round(delay, 2)})
+        log.info("kill cycle %d: first commit %.1fs after relaunch, killed %.1fs later",
+                 cycle, committed - launched if committed else float("nan"), delay)
+    return results
+
+
+def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, object]:
+    """Stop and start the broker under a running stream, then publish the rest of the load."""
+    from pipelines.load.publisher import KafkaPublisher
+
+    process = environment.launch_stream(log_name="faults-broker")
+    wait_for_new_commit(environment, ALL_LAYERS, time.time(), RECOVERY_TIMEOUT_SECONDS,
+                        {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS})
+    stopped_at = time.time()
+    environment.broker.stop()
+    time.sleep(5)
+    environment.broker.start()
+    back_at = time.time()
+    known = {"bronze": set(environment.committed_batches("bronze"))}
+    KafkaPublisher(environment.settings.kafka).publish(records)
+    survived = process.poll() is None
+    if not survived:
+        # The outage failed the query; a scheduler would relaunch it, so the bench does too.
+        log.warning("the stream exited with %s during the broker outage; relaunching it", process.returncode)
+        process = environment.launch_stream(log_name="faults-broker-relaunch")
+    committed = wait_for_new_commit(environment, ["bronze"], back_at, RECOVERY_TIMEOUT_SECONDS, known)
+    return {"broker_down_seconds": round(back_at - stopped_at, 2),
+            "recovery_seconds": round(committed - back_at, 2) if committed else None,
+            "stream_survived": survived}, process
+
+
+def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.Random) -> dict:
+    """Publish a steady live load on a fresh topic and lake, ``kill -9`` the streams midway and relaunch at once.
+
+    The kill falls at a random moment between 40 % and 60 % of the time
+    that follows the warm-up. Returns the wall-clock marks and the load.
+    """
+    environment.use_fresh_lake_and_topic("under-load")
+    tenants = scale["tenants"][0]
+    seconds = scale["under_load_seconds"]
+    profile = synthetic_profile(tenants, seconds, rate=scale["under_load_rate"] / tenants, seed=13)
+    process = environment.launch_stream(log_name="faults-under-load")
+    wait_until_tables_exist(environment.settings, process)
+
+    published: dict = {}
+    publisher = threading.Thread(target=lambda: published.update(
+        load=environment.publish_load(profile, realtime=True, name="under-load")), name="under-load-publisher")
+    published_at = time.time()
+    publisher.start()
+    warmup = scale["under_load_warmup_seconds"]
+    time.sleep(warmup + (seconds - warmup) * rng.uniform(0.4, 0.6))
+    killed_at = time.time()
+    kill_process_group(process)
+    relaunched_at = time.time()
+    process = environment.launch_stream(log_name="faults-under-load-relaunch")
+    publisher.join()
+    published_until = time.time()
+    if "load" not in published:
+        stop_stream(process)
+        raise BenchError("publishing the load for the kill under load failed; see the log above for the Kafka error")
+    try:
+        caught_up = wait_until_quiet(environment, published_until, scale["drain_timeout_seconds"], process)
+    finally:
+        stop_stream(process)
+    log.info("kill under load: killed %.1fs after publishing started, caught up: %s", killed_at - published_at, caught_up)
+    return {"load": published["load"], "published_at": published_at, "published_until": published_until,
+            "killed_at": killed_at, "relaunched_at": relaunched_at, "caught_up": caught_up,
+            "warmup_seconds": scale["under_load_warmup_seconds"]}
+
+
+def summarize_kill_under_load(spark: SparkSession, settings: Settings, run: dict) -> dict:
+    """Return baseline, peak and back-to-normal latency around the kill, and the billing check of that load."""
+    records, _ = collect_record_times(spark, settings)
+    try:
+        latency = fault_latency(records, run["published_at"] + run["warmup_seconds"], run["killed_at"],
+                                run["relaunched_at"])
+    except ValueError as error:
+        raise BenchError(f"kill under load: {error}") from error
+    load: PublishedLoad = run["load"]
+    return {
+        "records_published": load.report.delivered,
+        "offered_events_per_second": round(load.report.delivered / (run["published_until"] - run["published_at"]), 1),
+        "killed_after_seconds": round(run["killed_at"] - run["published_at"], 2),
+        "caught_up_before_timeout": run["caught_up"],
+        "latency": latency.to_dict(),
+        "billing": check_gold_against_ground_truth(spark, settings, load.ground_truth).to_dict(),
+    }
+
+
+def add_kill_under_load_headlines(result, latency: dict) -> None:
+    figures = latency["latency"]
+    offered = latency["offered_events_per_second"]
+    result.add_headline(f"kill -9 under {offered} events/s: freshness before the kill p50 / p95 (Kafka → gold, s)",
+                        f"{figures['baseline_p50_seconds']} / {figures['baseline_p95_seconds']}", "")
+    result.add_headline("kill -9 under load: peak freshness after the kill / increase over the p50 before, s",
+                        f"{figures['peak_seconds']} / {figures['peak_increase_seconds']}", "")
+    result.add_headline("kill -9 under load: relaunch → freshness back to the p95 before, s",
+                        figures["back_to_normal_seconds"], "")
+    result.notes.append(
+        "Kill under load: freshness is back to normal from the first 5-second slice of production time after the "
+        "relaunch from which on every slice's median freshness is at most the p95 measured before the kill.")
+
+
+def run_checkpoint_removal(environment: BenchEnvironment, process) -> dict:
+    """``kill -9`` the streams, delete bronze's last commit file, relaunch and time the first commit.
+
+    The commit file goes together with its ``.crc`` checksum file, which is
+    what a crash before the commit leaves behind: neither. A stale checksum
+    alone makes Hadoop's local file system refuse to write the commit again.
+    """
+    kill_process_group(process)
+    commits = environment.committed_batches("bronze")
+    removed = max(commits) if commits else None
+    if removed is not None:
+        commit_folder = Path(checkpoint_path(environment.settings, STREAM_QUERY_NAMES["bronze"])) / "commits"
+        (commit_folder / str(removed)).unlink()
+        (commit_folder / f".{removed}.crc").unlink(missing_ok=True)
+    known = {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS}
+    launched = time.time()
+    relaunched = environment.launch_stream(log_name="faults-checkpoint")
+    committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
+    wait_until_quiet(environment, time.time(), RECOVERY_TIMEOUT_SECONDS, relaunched)
+    stop_stream(relaunched)
+    return {"removed_bronze_commit": removed,
+            "recovery_seconds": round(committed - launched, 2) if committed else None}
