@@ -111,11 +111,13 @@ def compare_usage(expected: dict[UsageKey, UsageValue], actual: dict[UsageKey, U
 
 def count_daily_rows_differing(spark: SparkSession, settings: Settings) -> int:
     """Count ``gold.usage_daily`` rows absent from, or different in, the days aggregated from silver, both ways."""
-    if not table_exists(spark, settings, Table.GOLD_DAILY):
+    if not table_exists(spark, settings, Table.SILVER_EVENTS):
         return 0
     columns = [field.name for field in GOLD_USAGE.fields]
     silver = read_table(spark, settings, Table.SILVER_EVENTS)
     expected = aggregate_usage(meter_readings(silver, settings.meters), DAY).select(columns)
+    if not table_exists(spark, settings, Table.GOLD_DAILY):
+        return expected.count()
     actual = read_table(spark, settings, Table.GOLD_DAILY).select(columns)
     return expected.exceptAll(actual).count() + actual.exceptAll(expected).count()
 

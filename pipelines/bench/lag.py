@@ -74,6 +74,8 @@ def evenly_spaced(start: float, end: float, step: float) -> list[float]:
     """Return ``start``, ``start + step``, ... up to and including ``end``."""
     if step <= 0:
         raise ValueError(f"step must be positive, found {step}")
+    if end < start:
+        raise ValueError(f"the window ends before it starts: {start} to {end}")
     count = int((end - start) // step) + 1
     return [start + index * step for index in range(max(count, 0))]
 
@@ -133,11 +135,14 @@ def fault_latency(records: Sequence[RecordTimes], warmup_end: float, killed_at: 
     counted from ``relaunched_at``. Latency is back to normal at the start of
     the first bucket from which on every bucket's median is at most the
     baseline's p95. The result is seconds after ``relaunched_at``, or None when
-    no such bucket exists. Records that never reached gold (duplicates,
-    quarantined) are left out.
+    no such bucket exists or a billed event never reached gold. Duplicates and
+    quarantined records are left out.
     """
-    billed = sorted((record.produced, record.gold)
-                    for record in records if record.billed and record.gold is not None and record.produced >= warmup_end)
+    after_warmup = [record for record in records if record.billed and record.produced >= warmup_end]
+    billed = sorted((record.produced, record.gold) for record in after_warmup if record.gold is not None)
+    # A billed event that never reached gold (a run stopped before catching
+    # up) would leave only the fast records in the last buckets.
+    unfinished = len(after_warmup) - len(billed)
     baseline = [gold - produced for produced, gold in billed if gold < killed_at]
     if not baseline:
         raise ValueError("no record produced after the warm-up reached gold before the kill; "
@@ -149,7 +154,7 @@ def fault_latency(records: Sequence[RecordTimes], warmup_end: float, killed_at: 
         baseline_p50=percentile(baseline, 0.5),
         baseline_p95=baseline_p95,
         peak=peak,
-        back_to_normal_seconds=_back_to_normal(after, relaunched_at, baseline_p95, bucket_seconds),
+        back_to_normal_seconds=None if unfinished else _back_to_normal(after, relaunched_at, baseline_p95, bucket_seconds),
     )
 
 

@@ -16,7 +16,9 @@ except for UNIQUE_COUNT meters.
 from __future__ import annotations
 
 import logging
+import operator
 import time
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -95,7 +97,16 @@ def process_silver_batch(silver_batch: DataFrame, batch_id: int, settings: Setti
 
 def daily_usage(silver: DataFrame, hourly: DataFrame, day_keys: DataFrame, settings: Settings) -> DataFrame:
     """Return the gold rows of the given (tenant, day) keys: rolled up from hours, UNIQUE_COUNT from silver."""
-    days = roll_up_days(hours_in_days(hourly, day_keys))
+    # NOTE: an hour that no batch has recomputed since a meter's definition
+    # changed still holds the old definition's row. Only rows of the current
+    # definitions are rolled up, so such a day covers the recomputed hours
+    # alone until gold is rebuilt from silver.
+    current = [(F.col(C.METER) == meter.name) & (F.col(C.AGGREGATION) == meter.aggregation.value)
+               & (F.col(C.UNIT) == meter.unit) for meter in settings.meters]
+    # The range on window_start lets Delta skip files of other days by their statistics.
+    first_day, last_day = day_keys.agg(F.min(C.WINDOW_START), F.max(C.WINDOW_START)).collect()[0]
+    in_range = (F.col(C.WINDOW_START) >= F.lit(first_day)) & (F.col(C.WINDOW_START) < F.lit(last_day) + F.expr("INTERVAL 1 DAY"))
+    days = roll_up_days(hours_in_days(hourly.filter(in_range & reduce(operator.or_, current)), day_keys))
     distinct_meters = [meter for meter in settings.meters if meter.aggregation is Aggregation.UNIQUE_COUNT]
     if not distinct_meters:
         return days

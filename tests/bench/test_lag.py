@@ -175,3 +175,17 @@ def test_next_rate_lowers_after_falling_behind():
 def test_next_rate_bisects_a_bracket():
     assert next_rate([step(400.0, True), step(600.0, False)]) == pytest.approx(500.0)
     assert next_rate([step(400.0, True), step(600.0, False), step(500.0, True)]) == pytest.approx(550.0)
+
+
+def test_fault_latency_unfinished_record_has_no_recovery():
+    records = [RecordTimes(produced=t, bronze=t, silver=t, gold=t + 1.0) for t in range(40)]
+    records.append(RecordTimes(produced=35.0, bronze=35.0, silver=36.0, gold=None))
+
+    latency = fault_latency(records, warmup_end=0.0, killed_at=20.0, relaunched_at=21.0)
+
+    assert latency.back_to_normal_seconds is None
+
+
+def test_evenly_spaced_rejects_reversed_window():
+    with pytest.raises(ValueError, match="ends before it starts"):
+        evenly_spaced(5.0, 1.0, 1.0)

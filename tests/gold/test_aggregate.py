@@ -128,3 +128,22 @@ def test_daily_roll_up_equals_day_from_events(spark, settings):
     assert quantities["active_users"] == Decimal("3")
     assert quantities["storage_gb"] == Decimal("3")
     assert quantities["api_requests"] == Decimal("2")
+
+
+def test_daily_roll_up_skips_stale_meter_rows(spark, settings):
+    create_silver_tables(spark, settings)
+    create_gold_tables(spark, settings)
+    # An hour written under an older definition of compute_seconds (another unit).
+    stale = spark.createDataFrame([
+        ("acme", "compute_seconds", '{"instance_type":"m5"}', at(3, 0), at(4, 0), "SUM", Decimal("99"), 1,
+         at(3, 1), at(3, 1), "core-second"),
+    ], GOLD_USAGE)
+    stale.write.format("delta").mode("append").save(table_path(settings, Table.GOLD_HOURLY))
+    frame = silver_frame(spark, [event_at("a", "compute.usage",
+                                          '{"instance_type":"m5","cpu_seconds":"1.5","concurrency":1,"user_id":"u1"}', 9, 5, 0)])
+    frame.write.format("delta").mode("append").save(table_path(settings, Table.SILVER_EVENTS))
+
+    process_silver_batch(frame, 0, settings)
+
+    daily = read_table(spark, settings, Table.GOLD_DAILY).filter(F.col("meter") == "compute_seconds").collect()
+    assert [(row["quantity"], row["unit"], row["event_count"]) for row in daily] == [(Decimal("1.5"), "cpu-second", 1)]

@@ -159,6 +159,16 @@ def test_quantities_must_be_exact_decimals_in_range(spark, settings):
     assert list(zip([quantity for quantity, _ in QUANTITIES], found)) == QUANTITIES
 
 
+def test_exponent_numbers_are_rejected_not_rounded(spark, settings):
+    # JSON numbers, not strings: the VARIANT keeps them as DOUBLE, which is not exact.
+    numbers = ["1e3", "1.5E+2", "2.5e-2", "1" + "0" * 40]
+    values = [cloud_event(data={"region": "eu", "bytes_out": "NUMBER"}).replace('"NUMBER"', number) for number in numbers]
+
+    found = reason_codes(spark, settings, values)
+
+    assert found == ["INVALID_QUANTITY"] * len(numbers)
+
+
 def test_every_problem_of_a_record_is_listed(spark, settings):
     value = cloud_event(tenant="nobody", event_type="api.request", specversion="2.0",
                         data={"region": "eu", "bytes_out": -5})
