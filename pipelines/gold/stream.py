@@ -98,9 +98,10 @@ def process_silver_batch(silver_batch: DataFrame, batch_id: int, settings: Setti
 def daily_usage(silver: DataFrame, hourly: DataFrame, day_keys: DataFrame, settings: Settings) -> DataFrame:
     """Return the gold rows of the given (tenant, day) keys: rolled up from hours, UNIQUE_COUNT from silver."""
     # NOTE: an hour that no batch has recomputed since a meter's definition
-    # changed still holds the old definition's row. Only rows of the current
-    # definitions are rolled up, so such a day covers the recomputed hours
-    # alone until gold is rebuilt from silver.
+    # changed still contains the old definition's row. Only rows of the
+    # current definitions are rolled up, so such a day covers the recomputed
+    # hours alone until gold is rebuilt from silver (remove both gold tables
+    # and the gold_usage checkpoint, then run the gold stream).
     current = [(F.col(C.METER) == meter.name) & (F.col(C.AGGREGATION) == meter.aggregation.value)
                & (F.col(C.UNIT) == meter.unit) for meter in settings.meters]
     # The range on window_start lets Delta skip files of other days by their statistics.
