@@ -150,7 +150,7 @@ def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.
     that follows the warm-up. Returns the wall-clock marks and the load.
     """
     settings = environment.use_fresh_lake_and_topic("under-load")
-    # The earlier phases cap batches to get many of them; this phase measures
+    # The earlier phases cap batches to get many of them. This phase measures
     # freshness, so the streams read whatever has arrived.
     environment.overrides.pop("kafka.max_offsets_per_trigger", None)
     tenants = scale["tenants"][0]

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pipelines.bench.stats import percentile
 
 LAYERS = ("bronze", "silver", "gold")
-# A lag that grows by less than this fraction of the offered rate counts as flat:
-# the pipeline falls behind by less than 1 % of what comes in.
+# A lag that grows by less than this fraction of the offered rate counts as flat,
+# so the pipeline falls behind by less than 1 % of what comes in.
 FLAT_SLOPE_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
 class RecordTimes:
-    """When a record was produced and when each layer finished it; None when it never did.
+    """When a record was produced and when each layer finished it, None for a layer that never did.
 
     ``gold`` is set only for a billed event (one that silver accepted). A
     duplicate or quarantined record is done once silver has classified it.

@@ -238,7 +238,6 @@ def measure_latencies(spark: SparkSession, settings: Settings) -> dict:
         "end_to_end": [record.gold - record.produced for record in billed],
         "gold_commits": gold_commits,
         "bronze_rows": len(records),
-        "records": records,
     }
 
 
