@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 from pipelines.bench.environment import BenchEnvironment
 from pipelines.config import Meter, Settings
+from pipelines.load.events import KafkaRecord
 from pipelines.load.generator import EVENT_TYPE_WEIGHTS, LoadGenerator, LoadProfile
 from pipelines.load.ground_truth import write_ground_truth
 from pipelines.load.publisher import KafkaPublisher
@@ -35,14 +36,25 @@ from pipelines.vocabulary import Table
 
 MonthlyTotals = dict[tuple[str, str], Decimal]
 ROLLED_UP = (Aggregation.SUM, Aggregation.COUNT, Aggregation.MAX)
-PERIOD = "2026-11"
-PERIOD_START = datetime(2026, 11, 1, tzinfo=timezone.utc)
-PERIOD_SECONDS = 30 * 24 * 3600
+# Lines parsed per pandas chunk: about half a gigabyte of Python objects at a time.
+PANDAS_CHUNK_LINES = 500_000
 
 
 def rolled_up_meters(settings: Settings) -> list[Meter]:
     """Return the generator's meters whose monthly total can come from hourly gold."""
     return [meter for meter in settings.meters if meter.event_type in EVENT_TYPE_WEIGHTS and meter.aggregation in ROLLED_UP]
+
+
+def previous_month(now: datetime) -> tuple[str, datetime, int]:
+    """Return the last whole UTC month before ``now``: its name (YYYY-MM), start and length in seconds.
+
+    The month moves with the wall clock that stamps the Kafka records, so its
+    events are at most 62 days old and stay within the default
+    ``ingest.max_event_age_days`` of 90.
+    """
+    this_month = now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (this_month - timedelta(days=1)).replace(day=1)
+    return start.strftime("%Y-%m"), start, int((this_month - start).total_seconds())
 
 
 def invoice_batch(spark_factory, environment: BenchEnvironment, scale: dict, result) -> None:
@@ -51,18 +63,18 @@ def invoice_batch(spark_factory, environment: BenchEnvironment, scale: dict, res
     environment.start_broker()
     settings = environment.settings
     meters = rolled_up_meters(settings)
-    # NOTE: the period is fixed to November 2026, so this scenario needs a Kafka
-    # timestamp (the wall clock) within ingest.max_event_age_days of that month.
-    profile = LoadProfile(tenants=tenants, rate=events / (tenants * PERIOD_SECONDS), duration_seconds=PERIOD_SECONDS,
-                          start=PERIOD_START, late_ratio=0.0, malformed_ratio=0.0, seed=scale.get("seed", 7))
+    period, period_start, period_seconds = previous_month(datetime.now(timezone.utc))
+    profile = LoadProfile(tenants=tenants, rate=events / (tenants * period_seconds), duration_seconds=period_seconds,
+                          start=period_start, late_ratio=0.0, malformed_ratio=0.0, seed=scale.get("seed", 7))
     generator = LoadGenerator(profile, settings.meters)
-    records = list(generator.records())
     raw_events = environment.folder / "raw-events.jsonl"
-    raw_events.write_bytes(b"\n".join(record.value for record in records) + b"\n")
+    # The records are written to the raw file as they are published, never held
+    # in a list: at 10 million events the list alone would take gigabytes.
+    with raw_events.open("wb") as raw_file:
+        publish = KafkaPublisher(settings.kafka).publish(_also_written(generator.records(), raw_file))
     ground_truth = environment.folder / "invoice-ground-truth.csv"
     write_ground_truth(generator.totals.totals(), ground_truth)
 
-    publish = KafkaPublisher(settings.kafka).publish(records)
     started = time.monotonic()
     fill_runs = environment.run_stream_once("all", log_name="invoice-fill")
     fill_seconds = time.monotonic() - started
@@ -78,13 +90,13 @@ def invoice_batch(spark_factory, environment: BenchEnvironment, scale: dict, res
         totals[name] = compute()
         timings[name] = round(time.monotonic() - started, 3)
     started = time.monotonic()
-    invoices = invoice_figures(spark, settings, profile.tenant_ids())
+    invoices = invoice_figures(spark, settings, period, profile.tenant_ids())
     timings["invoices_from_gold"] = round(time.monotonic() - started, 3)
 
     differences = {name: count_differences(totals["ground_truth"], values) for name, values in totals.items()}
     result.billing_exact = all(count == 0 for count in differences.values())
     result.figures.update({
-        "events": generator.summary.events, "records": len(records), "tenants": tenants, "period": PERIOD,
+        "events": generator.summary.events, "records": publish.sent, "tenants": tenants, "period": period,
         "duplicates": generator.summary.duplicates, "published": publish.delivered,
         "fill_seconds_including_spark_start": round(fill_seconds, 2), "fill_runs": fill_runs,
         "meters_compared": [meter.name for meter in meters], "monthly_rows": len(totals["ground_truth"]),
@@ -154,34 +166,78 @@ def totals_with_duckdb(raw_events: Path, meters: Iterable[Meter]) -> MonthlyTota
 
 
 def totals_with_pandas(raw_events: Path, meters: Iterable[Meter]) -> MonthlyTotals:
-    """Parse numbers as ``Decimal`` (never float), deduplicate on (subject, id) and total each meter."""
-    import pandas as pd
+    """Parse numbers as ``Decimal`` (never float), drop repeated (subject, id) pairs and total each meter.
 
-    with raw_events.open(encoding="utf-8") as handle:
-        parsed = [json.loads(line, parse_float=Decimal, parse_int=Decimal) for line in handle if line.strip()]
-    frame = pd.DataFrame({"subject": [event["subject"] for event in parsed], "id": [event["id"] for event in parsed],
-                          "type": [event["type"] for event in parsed], "data": [event["data"] for event in parsed]})
-    frame = frame.drop_duplicates(subset=["subject", "id"])
+    The file is read in chunks of lines so that 10 million events fit in memory;
+    the pairs already seen are kept across chunks, so a duplicate in a later
+    chunk is dropped too.
+    """
+    meters = list(meters)
+    seen: set[str] = set()
     totals: MonthlyTotals = {}
-    for meter in meters:
-        events = frame[frame["type"] == meter.event_type]
-        if meter.aggregation is Aggregation.COUNT:
-            values = pd.Series([Decimal(1)] * len(events), index=events.index, dtype=object)
-        else:
-            key = meter.value_path.removeprefix("$.")
-            values = events["data"].map(lambda data: data[key])
-        grouped = values.groupby(events["subject"])
-        reduced = grouped.max() if meter.aggregation is Aggregation.MAX else grouped.sum()
-        for tenant_id, quantity in reduced.items():
-            totals[(tenant_id, meter.name)] = Decimal(quantity)
+    with raw_events.open(encoding="utf-8") as handle:
+        for lines in _chunks(handle, PANDAS_CHUNK_LINES):
+            frame = _first_deliveries(_events_frame(lines), seen)
+            for meter in meters:
+                _fold_meter_with_pandas(totals, frame, meter)
     return totals
 
 
-def invoice_figures(spark: SparkSession, settings: Settings, tenant_ids: list[str]) -> dict:
+def _chunks(handle, size: int) -> Iterator[list[str]]:
+    chunk = []
+    for line in handle:
+        if line.strip():
+            chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _events_frame(lines: list[str]):
+    import pandas as pd
+
+    parsed = [json.loads(line, parse_float=Decimal, parse_int=Decimal) for line in lines]
+    return pd.DataFrame({"subject": [event["subject"] for event in parsed], "id": [event["id"] for event in parsed],
+                         "type": [event["type"] for event in parsed], "data": [event["data"] for event in parsed]})
+
+
+def _first_deliveries(frame, seen: set[str]):
+    """Keep the first row of each (subject, id) pair not seen in an earlier chunk; remember the pairs kept."""
+    keys = frame["subject"] + "\x00" + frame["id"]
+    first = ~keys.duplicated() & ~keys.map(seen.__contains__).astype(bool)
+    seen.update(keys[first])
+    return frame[first]
+
+
+def _fold_meter_with_pandas(totals: MonthlyTotals, frame, meter: Meter) -> None:
+    import pandas as pd
+
+    events = frame[frame["type"] == meter.event_type]
+    if meter.aggregation is Aggregation.COUNT:
+        values = pd.Series([Decimal(1)] * len(events), index=events.index, dtype=object)
+    else:
+        key = meter.value_path.removeprefix("$.")
+        # A quantity may be a JSON number (parsed to Decimal) or a decimal string.
+        values = events["data"].map(lambda data: Decimal(data[key]))
+    grouped = values.groupby(events["subject"])
+    reduced = grouped.max() if meter.aggregation is Aggregation.MAX else grouped.sum()
+    for tenant_id, quantity in reduced.items():
+        _fold(totals, (tenant_id, meter.name), Decimal(quantity), meter.aggregation)
+
+
+def _also_written(records: Iterable[KafkaRecord], raw_file) -> Iterator[KafkaRecord]:
+    for record in records:
+        raw_file.write(record.value + b"\n")
+        yield record
+
+
+def invoice_figures(spark: SparkSession, settings: Settings, period: str, tenant_ids: list[str]) -> dict:
     """Run the invoice job's computation on gold (nothing is written) and return its totals."""
     from pipelines.billing.invoices import compute_invoices
 
-    run = compute_invoices(spark, settings, PERIOD, tenant_ids=tenant_ids)
+    run = compute_invoices(spark, settings, period, tenant_ids=tenant_ids)
     rated = list(run.rated.values())
     return {"invoices": len(rated), "lines": sum(len(invoice.lines) for invoice in rated),
             "grand_total": format(sum((invoice.total for invoice in rated), Decimal(0)), "f"),
