@@ -168,9 +168,9 @@ def totals_with_duckdb(raw_events: Path, meters: Iterable[Meter]) -> MonthlyTota
 def totals_with_pandas(raw_events: Path, meters: Iterable[Meter]) -> MonthlyTotals:
     """Parse numbers as ``Decimal`` (never float), drop repeated (subject, id) pairs and total each meter.
 
-    The file is read in chunks of lines so that 10 million events fit in memory;
-    the pairs already seen are kept across chunks, so a duplicate in a later
-    chunk is dropped too.
+    The file is read in chunks of lines so that 10 million events fit in memory.
+    The pairs already seen are kept across chunks: a duplicate in a later chunk
+    is dropped too.
     """
     meters = list(meters)
     seen: set[str] = set()

@@ -35,7 +35,7 @@ def test_previous_month_is_the_last_whole_utc_month(now, expected):
     assert scenario.previous_month(now) == expected
 
 
-def test_pandas_drops_a_duplicate_delivered_in_a_later_chunk(tmp_path, monkeypatch):
+def test_pandas_duplicate_in_later_chunk(tmp_path, monkeypatch):
     monkeypatch.setattr(scenario, "PANDAS_CHUNK_LINES", 2)
     raw = tmp_path / "raw.jsonl"
     raw.write_text("\n".join([

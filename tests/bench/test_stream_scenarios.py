@@ -1,0 +1,91 @@
+"""The tenant-load, capacity, scaling and memory scenarios at tiny scale.
+
+Each runs as ``meterhouse bench SCENARIO --scale tiny`` would: a real broker on
+free loopback ports, real stream subprocesses, a lake in a temporary folder,
+and the test session's Spark to check billing against the ground truth.
+"""
+
+import pytest
+
+from pipelines.bench.commands import SCALES
+from pipelines.bench.environment import BenchEnvironment
+from pipelines.bench.results import BenchResult
+from pipelines.bench.streaming import capacity, memory, scaling, tenant_load
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def run_scenario(scenario, name: str, tmp_path, spark) -> BenchResult:
+    result = BenchResult(scenario=name, scale="tiny", command="pytest")
+    environment = BenchEnvironment(tmp_path / "run")
+    try:
+        scenario(lambda: spark, environment, SCALES["tiny"][name], result)
+    finally:
+        environment.close()
+    return result
+
+
+def test_tenant_load_reports_latency_per_stage(tmp_path, spark):
+    result = run_scenario(tenant_load, "tenant-load", tmp_path, spark)
+
+    run = result.figures["runs"][0]
+    latency = run["latency_seconds"]
+    assert result.billing_exact is True
+    assert run["billing"]["exact"] is True
+    assert run["caught_up_before_timeout"] is True
+    assert run["tenants"] == SCALES["tiny"]["tenant-load"]["tenants"][0]
+    # 10 tenants at 10 events/s each (±20 % per tenant), plus redelivered and malformed records.
+    assert 80 <= run["offered_events_per_second"] <= 140
+    assert 0 < run["gold_events_per_second"] <= run["offered_events_per_second"]
+    for stage in ("ingestion", "processing", "end_to_end"):
+        assert latency[stage]["count"] > 0
+        assert 0 <= latency[stage]["p50"] <= latency[stage]["p95"]
+    assert latency["end_to_end"]["p50"] > latency["ingestion"]["p50"]
+    assert len(result.headline) == 4
+
+
+def test_capacity_drains_each_layer_alone_and_all_together(tmp_path, spark):
+    result = run_scenario(capacity, "capacity", tmp_path, spark)
+
+    figures = result.figures
+    stages = figures["stages"]
+    published = figures["records_published"]
+    assert result.billing_exact is True
+    assert figures["billing_staged"]["exact"] is True
+    assert figures["billing_end_to_end"]["exact"] is True
+    assert set(stages) == {"bronze", "silver", "gold"}
+    assert stages["bronze"]["input_rows"] == stages["silver"]["input_rows"] == published
+    # Gold reads only the billed events; duplicates and malformed records stay in silver.
+    assert 0 < stages["gold"]["input_rows"] < published
+    assert all(stage["rows_per_second"] > 0 for stage in stages.values())
+    assert figures["end_to_end_events_per_second"] == round(published / figures["end_to_end_stream_seconds"], 1)
+    assert figures["silver_profile"]["bronze_rows"] == published
+    assert figures["silver_profile"]["functions"]
+
+
+def test_scaling_one_and_two_cores(tmp_path, spark):
+    result = run_scenario(scaling, "scaling", tmp_path, spark)
+
+    runs = result.figures["runs"]
+    assert result.billing_exact is True
+    assert set(runs) == {"local[1]", "local[2]"}
+    for run in runs.values():
+        assert run["billing"]["exact"] is True
+        assert [layer["layer"] for layer in run["layers"]] == ["bronze", "silver", "gold"]
+        assert run["layers"][0]["input_rows"] == result.figures["records_published"]
+    assert result.figures["speedup"] == pytest.approx(
+        runs["local[2]"]["events_per_second"] / runs["local[1]"]["events_per_second"], abs=0.001)
+
+
+def test_memory_without_state_store(tmp_path, spark):
+    result = run_scenario(memory, "memory", tmp_path, spark)
+
+    resources = result.figures["resources"]
+    assert result.billing_exact is True
+    assert resources["samples"] == len(result.figures["samples"]) > 10
+    # A driver JVM with Spark loaded takes hundreds of MiB; a figure below 100 means the sampler missed it.
+    assert 100 < resources["peak_pss_mib"] <= resources["peak_rss_mib"]
+    assert resources["peak_pss_mib"] == max(resources["peak_pss_mib_first_half"], resources["peak_pss_mib_second_half"])
+    # The results note that the queries keep no state store; a state store would fail this.
+    assert resources["state_bytes_max"] == 0
+    assert resources["checkpoint_bytes_last"] > 0
