@@ -35,7 +35,7 @@ SYNTHETIC_TENANT_COUNT = 1000
 SYNTHETIC_PLAN = "saas-standard"
 RATE_SPREAD = 0.2
 # Upper bounds that keep every load finite. The benchmarks use 10 events per
-# tenant per second for at most 30 days of event time and 18 million events.
+# tenant per second for at most 31 days of event time and 18 million events.
 MAX_RATE = 10_000.0
 MAX_DURATION_SECONDS = 366 * 24 * 3600
 # An estimated week of generation: docs/data-sets.md measured about 1,700 records/s in Python.
