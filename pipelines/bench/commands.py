@@ -74,7 +74,7 @@ SCALES = {
                    "under_load_rate": 400, "under_load_seconds": 600, "under_load_warmup_seconds": 120,
                    "drain_timeout_seconds": 900},
         # Starts near the small scale's highest sustained rate (542.9 offered from a
-        # base of 527.6) and holds it for 10 minutes. The second step offers 1.5× or 0.6×.
+        # base of 527.6) and runs it for 10 minutes. The second step offers 1.5× or 0.6×.
         "sustained-rate": {"tenants": [100], "start_rate": 540, "steps": 2, "warmup_seconds": 120,
                            "window_seconds": 600, "drain_timeout_seconds": 600},
         "scaling": {"tenants": [1000], "duration_seconds": 120},
