@@ -34,7 +34,7 @@ def event(subject: str, event_id: str, event_type: str, **data) -> str:
     (datetime(2027, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))),
      ("2026-11", datetime(2026, 11, 1, tzinfo=timezone.utc), 30 * 86400)),
 ])
-def test_previous_month_is_the_last_whole_utc_month(now, expected):
+def test_previous_month_last_whole_utc(now, expected):
     assert scenario.previous_month(now) == expected
 
 
@@ -63,7 +63,7 @@ def test_pandas_duplicate_in_later_chunk(tmp_path, monkeypatch):
     }
 
 
-def test_duckdb_and_pandas_agree_on_the_same_file(tmp_path):
+def test_duckdb_pandas_agree(tmp_path):
     raw = tmp_path / "raw.jsonl"
     raw.write_text("\n".join([
         event("t1", "a", TOKENS.event_type, tokens="123456789012.000000000001"),
@@ -79,7 +79,7 @@ def test_duckdb_and_pandas_agree_on_the_same_file(tmp_path):
     assert with_duckdb[("t1", "calls")] == Decimal(2)
 
 
-def test_count_differences_counts_missing_extra_and_changed_keys():
+def test_count_differences_missing_extra_changed():
     expected = {("t1", "tokens"): Decimal("1.0"), ("t1", "calls"): Decimal(2), ("t2", "tokens"): Decimal(3)}
     actual = {("t1", "tokens"): Decimal("1.000"), ("t1", "calls"): Decimal(3), ("t3", "tokens"): Decimal(3)}
 
@@ -88,7 +88,7 @@ def test_count_differences_counts_missing_extra_and_changed_keys():
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_tiny_invoice_batch_totals_the_month_five_ways(tmp_path, spark, monkeypatch):
+def test_invoice_batch_tiny_run(tmp_path, spark, monkeypatch):
     # Small chunks, so the tiny run crosses chunk boundaries as the full one does.
     monkeypatch.setattr(scenario, "PANDAS_CHUNK_LINES", 3_000)
     scale = SCALES["tiny"]["invoice-batch"]

@@ -25,7 +25,7 @@ def run_scenario(scenario, name: str, tmp_path, spark) -> BenchResult:
     return result
 
 
-def test_tenant_load_reports_latency_per_stage(tmp_path, spark):
+def test_tenant_load_latency_per_stage(tmp_path, spark):
     result = run_scenario(tenant_load, "tenant-load", tmp_path, spark)
 
     run = result.figures["runs"][0]
@@ -46,7 +46,7 @@ def test_tenant_load_reports_latency_per_stage(tmp_path, spark):
     assert len(result.headline) == 4
 
 
-def test_capacity_drains_each_layer_alone_and_all_together(tmp_path, spark):
+def test_capacity_layers_alone_and_together(tmp_path, spark):
     result = run_scenario(capacity, "capacity", tmp_path, spark)
 
     figures = result.figures
@@ -58,7 +58,7 @@ def test_capacity_drains_each_layer_alone_and_all_together(tmp_path, spark):
     assert set(stages) == {"bronze", "silver", "gold"}
     assert stages["bronze"]["input_rows"] == published
     assert stages["silver"]["input_rows"] == published
-    # Gold reads only the billed events; duplicates and malformed records stay in silver.
+    # Gold reads only the billed events, because duplicates and malformed records stay in silver.
     assert stages["gold"]["input_rows"] > 0
     assert stages["gold"]["input_rows"] < published
     assert all(stage["rows_per_second"] > 0 for stage in stages.values())
@@ -96,6 +96,6 @@ def test_memory_without_state_store(tmp_path, spark):
     assert resources["peak_pss_mib"] > 100
     assert resources["peak_rss_mib"] > 100
     assert resources["peak_pss_mib"] == max(resources["peak_pss_mib_first_half"], resources["peak_pss_mib_second_half"])
-    # The results note that the queries keep no state store; a state store would fail this.
+    # The results note that the queries keep no state store, so a state store fails this check.
     assert resources["state_bytes_max"] == 0
     assert resources["checkpoint_bytes_last"] > 0
