@@ -177,7 +177,7 @@ def totals_with_pandas(raw_events: Path, meters: Iterable[Meter]) -> MonthlyTota
 
     NOTE: this keeps the first delivery of a pair and DuckDB keeps any one of
     them. The two agree because the generator's redeliveries are byte-for-byte
-    copies; a load whose duplicates differ would need a rule for which one counts.
+    copies. A load whose duplicates differ would need a rule for which one counts.
     """
     meters = list(meters)
     seen: set[str] = set()
