@@ -220,9 +220,17 @@ def ensure_topic(kafka: KafkaSettings) -> None:
 
 
 def _new_cluster_id() -> str:
+    """Return a random cluster id: 16 random bytes in URL-safe base64 without padding.
+
+    One id in 64 starts with "-", and the storage tool then reads it as an
+    option and fails with "expected one argument", so such an id is drawn again.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _is_alive(pid: int) -> bool:
