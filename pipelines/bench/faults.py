@@ -168,6 +168,9 @@ def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.
         published_at = time.time()
         publisher.start()
         time.sleep(warmup + (seconds - warmup) * rng.uniform(0.4, 0.6))
+        # On a busy machine gold may not yet hold any record produced after the
+        # warm-up, and the latency before the kill would then have no records.
+        wait_for_gold_after(environment, published_at + warmup, deadline=published_at + seconds)
         killed_at = time.time()
         kill_process_group(process)
         relaunched_at = time.time()
@@ -182,6 +185,30 @@ def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.
     log.info("kill under load: killed %.1fs after publishing started, caught up: %s", killed_at - published_at, caught_up)
     return {"load": published["load"], "published_at": published_at, "published_until": published_until,
             "killed_at": killed_at, "relaunched_at": relaunched_at, "caught_up": caught_up, "warmup_seconds": warmup}
+
+
+def wait_for_gold_after(environment: BenchEnvironment, since: float, deadline: float) -> None:
+    """Wait until gold has committed records produced after ``since``, or until ``deadline``."""
+    while time.time() < deadline and gold_commit_after(environment, since) is None:
+        time.sleep(0.5)
+
+
+def gold_commit_after(environment: BenchEnvironment, since: float) -> float | None:
+    """Return when gold committed the first batch holding records produced after ``since``, or None.
+
+    Follows the checkpoints: the first bronze batch planned after ``since``,
+    then the first silver batch planned after that one committed, then the
+    first gold batch planned after the silver one committed.
+    """
+    moment = since
+    for layer in ALL_LAYERS:
+        planned = environment.planned_batches(layer)
+        committed = environment.committed_batches(layer)
+        later = [batch for batch, planned_at in planned.items() if planned_at > moment]
+        if not later or min(later) not in committed:
+            return None
+        moment = committed[min(later)]
+    return moment
 
 
 def summarize_kill_under_load(spark: SparkSession, settings: Settings, run: dict) -> dict:

@@ -2,6 +2,7 @@
 
 import time
 
+from pipelines.bench.faults import gold_commit_after
 from pipelines.bench.streaming import QUIET_SECONDS, all_layers_idle
 
 
@@ -40,3 +41,18 @@ def test_all_committed_and_quiet_is_idle():
 
     assert all_layers_idle(FakeCheckpoints(batches, batches), since=long_ago)
     assert not all_layers_idle(FakeCheckpoints(batches, batches), since=time.time())
+
+
+def test_gold_commit_after_follows_layers():
+    since = 1000.0
+    planned = {"bronze": {0: 990.0, 1: 1001.0}, "silver": {0: 995.0, 1: 1002.0, 2: 1006.0},
+               "gold": {0: 1003.0, 1: 1008.0}}
+    committed = {"bronze": {0: 994.0, 1: 1005.0}, "silver": {0: 996.0, 1: 1004.0, 2: 1007.0},
+                 "gold": {0: 1004.5}}
+
+    # Silver batch 1 started before bronze batch 1 committed, so batch 2 carries it on.
+    assert gold_commit_after(FakeCheckpoints(planned, committed), since) is None
+
+    committed["gold"][1] = 1010.0
+    assert gold_commit_after(FakeCheckpoints(planned, committed), since) == 1010.0
+    assert gold_commit_after(FakeCheckpoints(planned, committed), 1011.0) is None
