@@ -80,7 +80,7 @@ SCALES = {
         "scaling": {"tenants": [1000], "duration_seconds": 120},
         "invoice-batch": {"tenants": [1000], "events": 10_000_000},
         # 40 tenants offer about 400 events/s, below the rate the 3-minute sustained-rate
-        # run held. NOTE: over 10 minutes even 351 events/s fell behind, so the backlog grows.
+        # run sustained. NOTE: over 10 minutes even 351 events/s fell behind, so the backlog grows.
         "memory": {"tenants": [40], "duration_seconds": 1800, "drain_timeout_seconds": 900},
     },
 }

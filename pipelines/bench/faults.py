@@ -168,7 +168,7 @@ def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.
         published_at = time.time()
         publisher.start()
         time.sleep(warmup + (seconds - warmup) * rng.uniform(0.4, 0.6))
-        # On a busy machine gold may not yet hold any record produced after the
+        # On a busy machine gold may not yet contain any record produced after the
         # warm-up, and the latency before the kill would then have no records.
         wait_for_gold_after(environment, published_at + warmup, deadline=published_at + seconds)
         killed_at = time.time()
@@ -191,10 +191,13 @@ def wait_for_gold_after(environment: BenchEnvironment, since: float, deadline: f
     """Wait until gold has committed records produced after ``since``, or until ``deadline``."""
     while time.time() < deadline and gold_commit_after(environment, since) is None:
         time.sleep(0.5)
+    if gold_commit_after(environment, since) is None:
+        log.warning("kill under load: gold contains no record produced after the warm-up by the end of publishing; "
+                    "killing anyway, so the latency before the kill may be missing. Lengthen under_load_seconds.")
 
 
 def gold_commit_after(environment: BenchEnvironment, since: float) -> float | None:
-    """Return when gold committed the first batch holding records produced after ``since``, or None.
+    """Return when gold committed the first batch containing records produced after ``since``, or None.
 
     Follows the checkpoints: the first bronze batch planned after ``since``,
     then the first silver batch planned after that one committed, then the
