@@ -104,11 +104,16 @@ class BenchEnvironment:
         if not self.keep_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def publish_load(self, profile: LoadProfile, realtime: bool = False, name: str = "load") -> PublishedLoad:
-        """Publish ``profile`` to the run's topic and write its ground truth next to the lake."""
+    def publish_load(self, profile: LoadProfile, realtime: bool = False, name: str = "load",
+                     speedup: float = 1.0) -> PublishedLoad:
+        """Publish ``profile`` to the run's topic and write its ground truth next to the lake.
+
+        With ``realtime``, event time runs ``speedup`` times as fast as the wall
+        clock. Without it, the records go out as fast as the producer sends them.
+        """
         settings = self.settings
         generator = LoadGenerator(profile, settings.meters)
-        report = KafkaPublisher(settings.kafka).publish(generator.records(), realtime=realtime)
+        report = KafkaPublisher(settings.kafka).publish(generator.records(), realtime=realtime, speedup=speedup)
         ground_truth = self.folder / f"{name}-ground-truth.csv"
         write_ground_truth(generator.totals.totals(), ground_truth)
         return PublishedLoad(report=report, ground_truth=ground_truth, summary=generator.summary.to_dict())

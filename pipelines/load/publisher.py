@@ -86,22 +86,25 @@ class KafkaPublisher:
         self._fatal_error: KafkaError | None = None
         self._producer = Producer({**producer_config(kafka), "error_cb": self._on_client_error})
 
-    def publish(self, records: Iterable[KafkaRecord], realtime: bool = False,
+    def publish(self, records: Iterable[KafkaRecord], realtime: bool = False, speedup: float = 1.0,
                 clock: Callable[[], float] = time.monotonic) -> PublishReport:
         """Send ``records`` in order, flush, and return the counts.
 
         With ``realtime`` a record is sent no earlier than its ``stream_seconds``
-        after the first send, so event time advances with the wall clock.
+        divided by ``speedup`` after the first send, so event time advances
+        ``speedup`` times as fast as the wall clock (1.0: at the same pace).
         Raises ``PublishError`` after the flush if any record was not delivered;
         the records that were delivered stay in the topic.
         """
+        if speedup <= 0:
+            raise ValueError(f"speedup must be above 0, found {speedup}; use 1.0 to publish in real time")
         report = PublishReport(topic=self.kafka.topic)
         started = clock()
         next_progress = started + self.progress_interval_seconds
 
         for record in records:
             if realtime:
-                _sleep_until(started + record.stream_seconds, clock)
+                _sleep_until(started + record.stream_seconds / speedup, clock)
             self._produce(record, report)
             report.sent += 1
             if clock() >= next_progress:

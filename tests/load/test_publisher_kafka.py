@@ -53,3 +53,23 @@ def test_published_records_read_back(kafka_settings):
     assert sorted(message.key() for message in messages) == [b"tenant-0001", b"tenant-0001", b"tenant-0002",
                                                                b"tenant-0002", b"tenant-0003"]
     assert sorted(message.value() for message in messages) == sorted(record.value for record in records)
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize(("speedup", "shortest", "longest"), [(1.0, 2.0, 3.0), (4.0, 0.5, 1.4)])
+def test_realtime_publishing_at_speedup(kafka_settings, speedup, shortest, longest):
+    # Records 0, 1 and 2 seconds into the load: the last goes out 2 / speedup seconds after the first.
+    events = [UsageEvent("tenant-0001", f"paced-{speedup}-{second}", "api.request",
+                         datetime(2024, 11, 1, 5, 0, second, tzinfo=timezone.utc),
+                         {"region": "eu-west-1", "bytes_out": Decimal("1")}, "test") for second in range(3)]
+    records = [encode_event(event, stream_seconds=float(second)) for second, event in enumerate(events)]
+
+    report = KafkaPublisher(kafka_settings.kafka).publish(records, realtime=True, speedup=speedup)
+
+    assert report.delivered == 3
+    assert shortest <= report.elapsed_seconds < longest
+
+
+def test_speedup_must_be_positive(kafka_settings):
+    with pytest.raises(ValueError, match="speedup must be above 0"):
+        KafkaPublisher(kafka_settings.kafka).publish([], realtime=True, speedup=0)
