@@ -108,7 +108,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run one scenario and write its result files; return 1 when billing was not exact."""
     command = "meterhouse " + " ".join(shlex.quote(part) for part in sys.argv[1:])
-    result = BenchResult(scenario=args.scenario, scale=args.scale, command=command)
+    scale = scale_of(args)
+    result = BenchResult(scenario=args.scenario, scale=scale_label(args), command=command)
     folder = Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{args.scenario}-", dir=args.work_dir))
     environment = BenchEnvironment(folder, keep_folder=args.keep)
     sessions = []
@@ -117,7 +118,9 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         if not sessions:
             from pipelines.session import build_local_session
 
-            sessions.append(build_local_session(environment.settings))
+            # Latencies collect a few columns of every bronze record: about 0.9 GiB of Arrow
+            # data for an hour at 1,000 tenants, close to Spark's default limit of 1 GiB.
+            sessions.append(build_local_session(environment.settings, {"spark.driver.maxResultSize": "4g"}))
         return sessions[0]
 
     log.info("bench %s (%s) in %s", args.scenario, args.scale, folder)
@@ -125,7 +128,7 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     # broker stops and the figures measured so far are still written.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
-        SCENARIOS[args.scenario](spark_factory, environment, scale_of(args), result)
+        SCENARIOS[args.scenario](spark_factory, environment, scale, result)
     except (MeterhouseError, KeyboardInterrupt) as error:
         result.billing_exact = None
         result.notes.append(f"The run stopped early and its figures are partial: {type(error).__name__}: {error}")
@@ -147,8 +150,22 @@ def scale_of(args: argparse.Namespace) -> dict:
     """Return the options of the chosen scenario and scale, with ``--tenants`` applied."""
     scale = dict(SCALES[args.scale][args.scenario])
     if args.tenants:
+        if len(set(args.tenants)) < len(args.tenants):
+            raise BenchError(f"--tenants lists a count twice ({' '.join(map(str, args.tenants))}); "
+                             "each count gets its own lake and topic, so list each once")
         scale["tenants"] = list(args.tenants)
     return scale
+
+
+def scale_label(args: argparse.Namespace) -> str:
+    """Return the scale's name, with the tenant counts when ``--tenants`` replaced them.
+
+    The label names the result files, so a run of some tenant counts does not
+    overwrite the result of the whole scale.
+    """
+    if not args.tenants:
+        return args.scale
+    return f"{args.scale}-{'-'.join(map(str, args.tenants))}-tenants"
 
 
 def _positive_int(text: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Return the ``fraction`` percentile of ``values`` by linear interpolation.
@@ -18,7 +20,10 @@ def percentile(values: Sequence[float], fraction: float) -> float:
         raise ValueError("percentile of an empty sequence is undefined; measure at least one sample")
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], found {fraction}")
-    ordered = sorted(values)
+    return _percentile_of_sorted(sorted(values), fraction)
+
+
+def _percentile_of_sorted(ordered: Sequence[float], fraction: float) -> float:
     rank = fraction * (len(ordered) - 1)
     lower = math.floor(rank)
     upper = math.ceil(rank)
@@ -28,15 +33,23 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return float(ordered[lower] + (ordered[upper] - ordered[lower]) * weight)
 
 
-def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
-    """Return count, p50, p95, p99, min and max of ``values``; statistics are None when empty."""
-    if not values:
+def summarize(values: Sequence[float] | np.ndarray) -> dict[str, float | int | None]:
+    """Return count, p50, p95, p99, min and max of ``values``; statistics are None when empty.
+
+    Sorts once with numpy, so tens of millions of latencies take seconds.
+    Raises ``ValueError`` when a value is NaN, since NaN has no place in an order.
+    """
+    if len(values) == 0:
         return {"count": 0, "p50": None, "p95": None, "p99": None, "min": None, "max": None}
+    ordered = np.sort(np.asarray(values, dtype=float))
+    if np.isnan(ordered[-1]):
+        raise ValueError(f"{int(np.isnan(ordered).sum())} of {len(ordered)} values are NaN; "
+                         "summarize measured values only")
     return {
-        "count": len(values),
-        "p50": round(percentile(values, 0.50), 3),
-        "p95": round(percentile(values, 0.95), 3),
-        "p99": round(percentile(values, 0.99), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
+        "count": len(ordered),
+        "p50": round(_percentile_of_sorted(ordered, 0.50), 3),
+        "p95": round(_percentile_of_sorted(ordered, 0.95), 3),
+        "p99": round(_percentile_of_sorted(ordered, 0.99), 3),
+        "min": round(float(ordered[0]), 3),
+        "max": round(float(ordered[-1]), 3),
     }

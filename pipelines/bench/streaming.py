@@ -132,7 +132,8 @@ def run_live_load(environment: BenchEnvironment, profile: LoadProfile, drain_tim
     try:
         wait_until_tables_exist(settings, process)
         published_at = time.time()
-        load = environment.publish_load(profile, realtime=speedup is not None, speedup=speedup or 1.0)
+        load = environment.publish_load(profile, realtime=speedup is not None,
+                                        speedup=1.0 if speedup is None else speedup)
         published_until = time.time()
         caught_up = wait_until_quiet(environment, published_until, drain_timeout_seconds, process)
     finally:
@@ -226,11 +227,15 @@ def record_time_columns(spark: SparkSession, settings: Settings) -> tuple[dict[s
         delta_table(spark, settings, Table.GOLD_HOURLY).history().filter(F.col("operation") == "MERGE")
         .select(F.unix_micros("timestamp")).collect())
 
-    silver_at = _seconds(columns, "processed_us")
-    billed = columns.column("billed").to_numpy(zero_copy_only=False).astype(bool)
     times = {"produced": _seconds(columns, "kafka_us"), "bronze": _seconds(columns, "ingested_us"),
-             "silver": silver_at, "billed": billed,
-             "gold": np.where(billed, first_commit_after(np.asarray(gold_commits), silver_at), np.nan)}
+             "silver": _seconds(columns, "processed_us"),
+             "billed": columns.column("billed").to_numpy(zero_copy_only=False).astype(bool)}
+    del columns
+    if np.isnan(times["produced"]).any() or np.isnan(times["bronze"]).any():
+        raise BenchError(f"bronze at {table_path(settings, Table.BRONZE_EVENTS)} has rows without a Kafka timestamp "
+                         "or ingested_at, so their latency is unknown; bronze writes both for every record")
+    times["gold"] = first_commit_after(np.asarray(gold_commits), times["silver"])
+    times["gold"][~times["billed"]] = np.nan
     return times, gold_commits
 
 
@@ -251,11 +256,9 @@ def first_commit_after(commits: np.ndarray, moments: np.ndarray) -> np.ndarray:
     # NOTE: a gold batch that was already running when the silver commit
     # landed may commit first without the event, so gold times (and the
     # latencies built on them) are early by at most one gold batch duration.
-    if len(commits) == 0:
-        return np.full(len(moments), np.nan)
-    index = np.searchsorted(commits, moments, side="right")
-    found = commits[np.minimum(index, len(commits) - 1)]
-    return np.where((index < len(commits)) & ~np.isnan(moments), found, np.nan)
+    # searchsorted places NaN after every commit, so a NaN moment lands on the NaN pad too.
+    padded = np.append(commits, np.nan)
+    return padded[np.searchsorted(commits, moments, side="right")]
 
 
 def measure_latencies(spark: SparkSession, settings: Settings) -> dict:
@@ -266,9 +269,9 @@ def measure_latencies(spark: SparkSession, settings: Settings) -> dict:
     times, gold_commits = record_time_columns(spark, settings)
     in_gold = ~np.isnan(times["gold"])
     return {
-        "ingestion": (times["bronze"] - times["produced"]).tolist(),
-        "processing": (times["gold"] - times["bronze"])[in_gold].tolist(),
-        "end_to_end": (times["gold"] - times["produced"])[in_gold].tolist(),
+        "ingestion": times["bronze"] - times["produced"],
+        "processing": (times["gold"] - times["bronze"])[in_gold],
+        "end_to_end": (times["gold"] - times["produced"])[in_gold],
         "gold_commits": gold_commits,
         "bronze_rows": len(times["produced"]),
     }
@@ -282,6 +285,8 @@ def tenant_load(spark_factory, environment: BenchEnvironment, scale: dict, resul
     streams then drain a backlog, and the latencies measure that backlog).
     """
     runs = []
+    # Set before the loop so that runs finished before an early stop are still written.
+    result.figures["runs"] = runs
     exact = True
     for tenants in scale["tenants"]:
         environment.with_overrides(**{"lake.root": str(environment.folder / f"lake-{tenants}"),
@@ -304,7 +309,6 @@ def tenant_load(spark_factory, environment: BenchEnvironment, scale: dict, resul
                             f"{run['latency_seconds']['ingestion']['p50']} / {run['latency_seconds']['ingestion']['p95']}", "")
         result.add_headline(f"{tenants} tenants: processing p50 / p95 (bronze → gold, s)",
                             f"{run['latency_seconds']['processing']['p50']} / {run['latency_seconds']['processing']['p95']}", "")
-    result.figures["runs"] = runs
     result.billing_exact = exact
 
 
@@ -314,7 +318,8 @@ def summarize_live_run(spark: SparkSession, settings: Settings, live: dict, tena
     exactness = check_gold_against_ground_truth(spark, settings, load.ground_truth)
     publish_seconds = live["published_until"] - live["published_at"]
     gold_commits = [moment for moment in latencies["gold_commits"] if moment >= live["published_at"]]
-    gold_seconds = (max(gold_commits) - live["published_at"]) if gold_commits else None
+    # A run that did not catch up has no time to its last gold commit, so no gold rate either.
+    gold_seconds = (max(gold_commits) - live["published_at"]) if gold_commits and live["caught_up"] else None
     event_seconds = live["event_seconds"]
     return {
         "tenants": tenants,

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from pipelines.bench.commands import SCALES, register_commands, scale_of
+from pipelines.bench.commands import SCALES, register_commands, scale_label, scale_of
+from pipelines.bench.errors import BenchError
 from pipelines.bench.streaming import first_commit_after
 
 
@@ -54,8 +55,13 @@ def test_tenants_option_rejects_non_positive_counts(text, capsys):
     assert "expected a whole number of tenants above 0" in capsys.readouterr().err
 
 
-def test_full_tenant_load_scale():
-    full = SCALES["full"]["tenant-load"]
+def test_repeated_tenant_count_is_rejected():
+    args = parse_bench("tenant-load", "--tenants", "100", "100")
 
-    assert full["duration_seconds"] == 3600
-    assert full["speedup"] is None
+    with pytest.raises(BenchError, match="lists a count twice"):
+        scale_of(args)
+
+
+def test_tenants_option_names_the_result_files():
+    assert scale_label(parse_bench("tenant-load", "--scale", "full", "--tenants", "100", "500")) == "full-100-500-tenants"
+    assert scale_label(parse_bench("tenant-load", "--scale", "full")) == "full"

@@ -1,5 +1,6 @@
 """Percentiles of latency samples."""
 
+import numpy as np
 import pytest
 
 from pipelines.bench.stats import percentile, summarize
@@ -42,3 +43,15 @@ def test_summarize_reports_count_and_percentiles():
 
 def test_summarize_empty_has_no_statistics():
     assert summarize([]) == {"count": 0, "p50": None, "p95": None, "p99": None, "min": None, "max": None}
+
+
+def test_summarize_array_matches_list():
+    values = [3.25, 0.5, 7.0, 1.125, 2.0, 9.5, 4.75]
+
+    assert summarize(np.array(values)) == summarize(values)
+    assert summarize(values)["p95"] == round(percentile(values, 0.95), 3)
+
+
+def test_summarize_rejects_nan():
+    with pytest.raises(ValueError, match="1 of 3 values are NaN"):
+        summarize(np.array([1.0, np.nan, 2.0]))

@@ -39,7 +39,8 @@ def test_tenant_load_latency_per_stage(tmp_path, spark):
     assert 160 <= run["offered_events_per_second"] <= 280
     assert run["event_seconds"] == 60
     assert 1.5 <= run["speedup_offered"] <= 2.05
-    assert run["speedup_through_gold"] < run["speedup_offered"]
+    assert run["gold_seconds"] is not None
+    assert run["gold_seconds"] >= run["publish_seconds"]
     assert run["gold_events_per_second"] > 0
     assert run["gold_events_per_second"] <= run["offered_events_per_second"]
     for stage in ("ingestion", "processing", "end_to_end"):

@@ -56,9 +56,10 @@ def test_published_records_read_back(kafka_settings):
 
 
 @pytest.mark.kafka
-@pytest.mark.parametrize(("speedup", "shortest", "longest"), [(1.0, 2.0, 3.0), (4.0, 0.5, 1.4)])
+@pytest.mark.parametrize(("speedup", "shortest", "longest"), [(1.0, 2.0, 3.5), (4.0, 0.5, 1.9)])
 def test_realtime_publishing_at_speedup(kafka_settings, speedup, shortest, longest):
-    # Records 0, 1 and 2 seconds into the load: the last goes out 2 / speedup seconds after the first.
+    # Records 0, 1 and 2 seconds into the load: the last goes out 2 / speedup seconds after the
+    # first. The bounds leave room for a loaded machine and still tell 4× from real time.
     events = [UsageEvent("tenant-0001", f"paced-{speedup}-{second}", "api.request",
                          datetime(2024, 11, 1, 5, 0, second, tzinfo=timezone.utc),
                          {"region": "eu-west-1", "bytes_out": Decimal("1")}, "test") for second in range(3)]
@@ -70,6 +71,7 @@ def test_realtime_publishing_at_speedup(kafka_settings, speedup, shortest, longe
     assert shortest <= report.elapsed_seconds < longest
 
 
+@pytest.mark.kafka
 def test_speedup_must_be_positive(kafka_settings):
     with pytest.raises(ValueError, match="speedup must be above 0"):
         KafkaPublisher(kafka_settings.kafka).publish([], realtime=True, speedup=0)
