@@ -102,6 +102,10 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--tenants", type=_positive_int, nargs="+", default=None,
                        help="tenant counts to run instead of the scale's (tenant-load runs one load per count, "
                             "the other scenarios take the first)")
+    bench.add_argument("--start-rate", type=_positive_int, default=None,
+                       help="sustained-rate: events/s of the first step instead of the scale's")
+    bench.add_argument("--steps", type=_positive_int, default=None,
+                       help="sustained-rate: number of rate steps instead of the scale's")
     bench.set_defaults(handler=run_bench)
 
 
@@ -118,8 +122,8 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         if not sessions:
             from pipelines.session import build_local_session
 
-            # Latencies collect a few columns of every bronze record: about 0.9 GiB of Arrow
-            # data for an hour at 1,000 tenants, close to Spark's default limit of 1 GiB.
+            # Latencies collect four columns of every bronze record. For an hour at 1,000 tenants
+            # that is an estimated 0.9 GiB of Arrow data, close to Spark's default limit of 1 GiB.
             sessions.append(build_local_session(environment.settings, {"spark.driver.maxResultSize": "4g"}))
         return sessions[0]
 
@@ -147,25 +151,36 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def scale_of(args: argparse.Namespace) -> dict:
-    """Return the options of the chosen scenario and scale, with ``--tenants`` applied."""
+    """Return the options of the chosen scenario and scale, with ``--tenants``, ``--start-rate`` and ``--steps`` applied."""
     scale = dict(SCALES[args.scale][args.scenario])
     if args.tenants:
         if len(set(args.tenants)) < len(args.tenants):
             raise BenchError(f"--tenants lists a count twice ({' '.join(map(str, args.tenants))}); "
                              "each count gets its own lake and topic, so list each once")
         scale["tenants"] = list(args.tenants)
+    for option, key in (("start_rate", "start_rate"), ("steps", "steps")):
+        if getattr(args, option) is not None:
+            if key not in scale:
+                raise BenchError(f"--{option.replace('_', '-')} applies to sustained-rate only, not to {args.scenario}")
+            scale[key] = getattr(args, option)
     return scale
 
 
 def scale_label(args: argparse.Namespace) -> str:
-    """Return the scale's name, with the tenant counts when ``--tenants`` replaced them.
+    """Return the scale's name, followed by the options that replaced its values.
 
-    The label names the result files, so a run of some tenant counts does not
-    overwrite the result of the whole scale.
+    The label names the result files, so a run with ``--tenants``,
+    ``--start-rate`` or ``--steps`` does not overwrite the result of the
+    whole scale.
     """
-    if not args.tenants:
-        return args.scale
-    return f"{args.scale}-{'-'.join(map(str, args.tenants))}-tenants"
+    parts = [args.scale]
+    if args.tenants:
+        parts.append(f"{'-'.join(map(str, args.tenants))}-tenants")
+    if args.start_rate is not None:
+        parts.append(f"from-{args.start_rate}")
+    if args.steps is not None:
+        parts.append(f"{args.steps}-steps")
+    return "-".join(parts)
 
 
 def _positive_int(text: str) -> int:
@@ -174,7 +189,7 @@ def _positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of tenants above 0, found {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, found {text!r}")
     return value
 
 

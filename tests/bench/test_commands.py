@@ -1,0 +1,64 @@
+"""The bench command line: options that replace a scale's values and name the result files."""
+
+import argparse
+
+import pytest
+
+from pipelines.bench.commands import SCALES, register_commands, scale_label, scale_of
+from pipelines.bench.errors import BenchError
+
+
+def parse_bench(*arguments):
+    parser = argparse.ArgumentParser()
+    register_commands(parser.add_subparsers())
+    return parser.parse_args(["bench", *arguments])
+
+
+def test_tenants_option_replaces_the_scale_tenants():
+    args = parse_bench("tenant-load", "--scale", "full", "--tenants", "100", "500")
+
+    scale = scale_of(args)
+
+    assert scale["tenants"] == [100, 500]
+    assert scale["duration_seconds"] == SCALES["full"]["tenant-load"]["duration_seconds"]
+    assert SCALES["full"]["tenant-load"]["tenants"] == [100, 500, 1000]
+
+
+def test_scale_tenants_without_the_option():
+    assert scale_of(parse_bench("memory", "--scale", "small"))["tenants"] == SCALES["small"]["memory"]["tenants"]
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "ten"])
+def test_tenants_option_rejects_non_positive_counts(text, capsys):
+    with pytest.raises(SystemExit):
+        parse_bench("tenant-load", "--tenants", text)
+
+    assert "expected a whole number above 0" in capsys.readouterr().err
+
+
+def test_repeated_tenant_count_is_rejected():
+    args = parse_bench("tenant-load", "--tenants", "100", "100")
+
+    with pytest.raises(BenchError, match="lists a count twice"):
+        scale_of(args)
+
+
+def test_tenants_option_names_the_result_files():
+    assert scale_label(parse_bench("tenant-load", "--scale", "full", "--tenants", "100", "500")) == "full-100-500-tenants"
+    assert scale_label(parse_bench("tenant-load", "--scale", "full")) == "full"
+
+
+def test_start_rate_and_steps_replace_the_scale_values():
+    args = parse_bench("sustained-rate", "--scale", "full", "--start-rate", "210", "--steps", "1")
+
+    scale = scale_of(args)
+
+    assert scale["start_rate"] == 210
+    assert scale["steps"] == 1
+    assert scale["window_seconds"] == SCALES["full"]["sustained-rate"]["window_seconds"]
+    assert scale_label(args) == "full-from-210-1-steps"
+
+
+def test_start_rate_rejected_outside_sustained_rate():
+    with pytest.raises(BenchError, match="--start-rate applies to sustained-rate only"):
+        scale_of(parse_bench("memory", "--start-rate", "100"))
