@@ -240,7 +240,7 @@ def record_time_columns(spark: SparkSession, settings: Settings) -> tuple[dict[s
 
 
 def _seconds(columns, name: str) -> np.ndarray:
-    """Epoch microseconds of an Arrow column as epoch seconds, NaN for null."""
+    """Convert an Arrow column of epoch microseconds to epoch seconds, with NaN for null."""
     return columns.column(name).to_numpy(zero_copy_only=False).astype(float) / 1e6
 
 
