@@ -43,6 +43,9 @@ def build_local_session(settings: Settings, extra_conf: dict[str, str] | None = 
         .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
         .config("spark.sql.warehouse.dir", os.path.join(settings.lake.root, "_warehouse"))
+        # A local session serves no other machine, so its driver listens on loopback only.
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
     )
     for key, value in {**settings.spark.conf, **(extra_conf or {})}.items():
         builder = builder.config(key, value)
