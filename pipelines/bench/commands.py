@@ -151,18 +151,22 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def scale_of(args: argparse.Namespace) -> dict:
-    """Return the options of the chosen scenario and scale, with ``--tenants``, ``--start-rate`` and ``--steps`` applied."""
+    """Return the options of the chosen scenario and scale.
+
+    ``--tenants``, ``--start-rate`` and ``--steps`` replace the scale's values.
+    """
     scale = dict(SCALES[args.scale][args.scenario])
     if args.tenants:
         if len(set(args.tenants)) < len(args.tenants):
             raise BenchError(f"--tenants lists a count twice ({' '.join(map(str, args.tenants))}); "
                              "each count gets its own lake and topic, so list each once")
         scale["tenants"] = list(args.tenants)
-    for option, key in (("start_rate", "start_rate"), ("steps", "steps")):
-        if getattr(args, option) is not None:
-            if key not in scale:
-                raise BenchError(f"--{option.replace('_', '-')} applies to sustained-rate only, not to {args.scenario}")
-            scale[key] = getattr(args, option)
+    for option in ("start_rate", "steps"):
+        if getattr(args, option) is None:
+            continue
+        if option not in scale:
+            raise BenchError(f"--{option.replace('_', '-')} applies to sustained-rate only, not to {args.scenario}")
+        scale[option] = getattr(args, option)
     return scale
 
 
