@@ -124,6 +124,8 @@ class IngestSettings:
     max_quantity: Decimal
     max_event_id_length: int
     trigger_interval_seconds: int
+    # The silver stream compacts its tables every this many batches; 0 never.
+    compact_every_batches: int = 20
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ SECTION_KEYS = {
     "lake": ("root", "checkpoint_root", "catalog"),
     "spark": ("master", "app_name", "shuffle_partitions", "conf"),
     "ingest": ("max_event_age_days", "max_future_skew_seconds", "max_quantity", "max_event_id_length",
-               "trigger_interval_seconds"),
+               "trigger_interval_seconds", "compact_every_batches"),
     "files": ("meters", "plans", "tenants"),
 }
 # billing, exports and audit are read by the modules that use them, so their keys are not listed here.
@@ -251,6 +253,7 @@ PORT_MAX = 65535
 MAX_EVENT_AGE_DAYS = 3650  # ten years
 MAX_FUTURE_SKEW_SECONDS = 86400  # one day
 MAX_TRIGGER_INTERVAL_SECONDS = 86400  # one day
+MAX_COMPACT_EVERY_BATCHES = 1_000_000
 QUOTE_HINT = ("quote the value, because YAML reads unquoted values such as 0777, 0x1F, 1:30, yes and null "
               "as numbers, booleans or null")
 ENV_REFERENCE_HINT = ("write the whole value as one ${env:NAME} reference, where NAME is letters, digits and "
@@ -534,6 +537,8 @@ def _ingest_settings(raw: dict, problems: list[str]) -> IngestSettings:
                                           problems),
         trigger_interval_seconds=_positive_int(raw, "trigger_interval_seconds", "ingest.trigger_interval_seconds", 5,
                                                MAX_TRIGGER_INTERVAL_SECONDS, problems),
+        compact_every_batches=_whole_number(raw, "compact_every_batches", "ingest.compact_every_batches", 20,
+                                            MAX_COMPACT_EVERY_BATCHES, problems),
     )
 
 
@@ -755,14 +760,21 @@ def _positive_int(raw: dict, key: str, where: str, default: int, maximum: int, p
     Booleans, floats and strings such as '2.7' or '1e3' are rejected rather than
     rounded, so a typo cannot silently change a limit.
     """
+    return _whole_number(raw, key, where, default, maximum, problems, minimum=1)
+
+
+def _whole_number(raw: dict, key: str, where: str, default: int, maximum: int, problems: list[str],
+                  minimum: int = 0) -> int:
+    """Return a whole-number setting from ``minimum`` to ``maximum`` (see ``_positive_int``)."""
     value = raw.get(key, default)
+    expected = f"expected a whole number from {minimum} to {maximum}"
     if isinstance(value, bool) or not isinstance(value, (int, str)) or (
             isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 20)):
-        problems.append(f"{where}: expected a whole number from 1 to {maximum}, found {describe(value)}")
+        problems.append(f"{where}: {expected}, found {describe(value)}")
         return default
     number = int(value)
-    if not 1 <= number <= maximum:
-        problems.append(f"{where}: expected a whole number from 1 to {maximum}, found {number}")
+    if not minimum <= number <= maximum:
+        problems.append(f"{where}: {expected}, found {number}")
         return default
     return number
 

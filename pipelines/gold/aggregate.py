@@ -10,8 +10,10 @@ LATEST the value of the event with the greatest (event_time, event_id).
 
 from __future__ import annotations
 
+import operator
 from functools import reduce
 
+from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -24,6 +26,11 @@ from pipelines.vocabulary import Column as C
 HOUR = "hour"
 DAY = "day"
 WINDOW_LENGTHS = {HOUR: "INTERVAL 1 HOUR", DAY: "INTERVAL 1 DAY"}
+WINDOW_MICROS = {HOUR: 3_600_000_000, DAY: 86_400_000_000}
+# More time ranges than this in one filter are joined into one span: a batch
+# with late events from many old windows then reads more files, not a huge
+# predicate.
+MAX_TIME_RANGES = 32
 
 METER_VALUE = "meter_value"
 
@@ -95,9 +102,47 @@ def window_keys(silver_events: DataFrame, window: str) -> DataFrame:
 
 
 def events_in_windows(silver: DataFrame, keys: DataFrame, window: str) -> DataFrame:
-    """Select the silver events that fall into the given (tenant, window) keys."""
-    with_window = silver.withColumn(C.WINDOW_START, F.date_trunc(window, C.EVENT_TIME))
+    """Select the silver events that fall into the given (tenant, window) keys.
+
+    The events are first filtered on ``event_time`` by the keys' time ranges,
+    so that Delta skips every file whose event times lie outside them. The
+    join alone would read all files of the tenants.
+    """
+    ranges = time_ranges(window_starts(keys), window)
+    with_window = silver.filter(within_time_ranges(C.EVENT_TIME, ranges))
+    with_window = with_window.withColumn(C.WINDOW_START, F.date_trunc(window, C.EVENT_TIME))
     return with_window.join(F.broadcast(keys), [C.TENANT_ID, C.WINDOW_START], "left_semi").drop(C.WINDOW_START)
+
+
+def window_starts(keys: DataFrame) -> list[int]:
+    """The distinct ``window_start`` values of ``keys``, in microseconds since the epoch."""
+    starts = keys.select(F.unix_micros(C.WINDOW_START).alias("start")).distinct().collect()
+    return sorted(row["start"] for row in starts)
+
+
+def time_ranges(starts: list[int], window: str) -> list[tuple[int, int]]:
+    """Join windows beginning at ``starts`` into [start, end) ranges, adjacent windows into one.
+
+    Returns at most ``MAX_TIME_RANGES`` ranges; past that, one range from the
+    first start to the last end.
+    """
+    length = WINDOW_MICROS[window]
+    ranges: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], start + length))
+        else:
+            ranges.append((start, start + length))
+    if len(ranges) > MAX_TIME_RANGES:
+        return [(ranges[0][0], ranges[-1][1])]
+    return ranges
+
+
+def within_time_ranges(column: str, ranges: list[tuple[int, int]]) -> SparkColumn:
+    """``column`` lies in one of ``ranges`` (microseconds since the epoch); false when there are none."""
+    conditions = [(F.col(column) >= F.timestamp_micros(F.lit(start))) & (F.col(column) < F.timestamp_micros(F.lit(end)))
+                  for start, end in ranges]
+    return reduce(operator.or_, conditions) if conditions else F.lit(False)
 
 
 def hours_in_days(hourly: DataFrame, day_keys: DataFrame) -> DataFrame:

@@ -34,7 +34,10 @@ from pipelines.gold.aggregate import (
     hours_in_days,
     meter_readings,
     roll_up_days,
+    time_ranges,
     window_keys,
+    window_starts,
+    within_time_ranges,
 )
 from pipelines.schemas import GOLD_USAGE
 from pipelines.tables import checkpoint_path, delta_table, ensure_table, read_table, table_path
@@ -82,9 +85,7 @@ def process_silver_batch(silver_batch: DataFrame, batch_id: int, settings: Setti
         if not tenants:
             return
         silver = read_table(spark, settings, Table.SILVER_EVENTS).filter(F.col(C.TENANT_ID).isin(tenants))
-        hours = aggregate_usage(meter_readings(events_in_windows(silver, window_keys(batch, HOUR), HOUR),
-                                               settings.meters), HOUR)
-        upsert_usage(spark, settings, hours, Table.GOLD_HOURLY, tenants)
+        upsert_hours(spark, settings, events_in_windows(silver, window_keys(batch, HOUR), HOUR), tenants)
 
         # Read after the hourly MERGE, so the roll-up includes this batch's hours.
         hourly = read_table(spark, settings, Table.GOLD_HOURLY).filter(F.col(C.TENANT_ID).isin(tenants))
@@ -93,6 +94,17 @@ def process_silver_batch(silver_batch: DataFrame, batch_id: int, settings: Setti
     finally:
         batch.unpersist()
     log.info("gold batch %s: recomputed windows of %d tenants in %.1fs", batch_id, len(tenants), time.monotonic() - started)
+
+
+def upsert_hours(spark: SparkSession, settings: Settings, events: DataFrame, tenants: list[str]) -> None:
+    """Aggregate the events of the touched hours into hourly rows and MERGE them into gold."""
+    # Every meter reads the same events: cached, silver is scanned once, not once per meter.
+    events = events.persist()
+    try:
+        upsert_usage(spark, settings, aggregate_usage(meter_readings(events, settings.meters), HOUR),
+                     Table.GOLD_HOURLY, tenants)
+    finally:
+        events.unpersist()
 
 
 def daily_usage(silver: DataFrame, hourly: DataFrame, day_keys: DataFrame, settings: Settings) -> DataFrame:
@@ -104,9 +116,8 @@ def daily_usage(silver: DataFrame, hourly: DataFrame, day_keys: DataFrame, setti
     # and the gold_usage checkpoint, then run the gold stream).
     current = [(F.col(C.METER) == meter.name) & (F.col(C.AGGREGATION) == meter.aggregation.value)
                & (F.col(C.UNIT) == meter.unit) for meter in settings.meters]
-    # The range on window_start lets Delta skip files of other days by their statistics.
-    first_day, last_day = day_keys.agg(F.min(C.WINDOW_START), F.max(C.WINDOW_START)).collect()[0]
-    in_range = (F.col(C.WINDOW_START) >= F.lit(first_day)) & (F.col(C.WINDOW_START) < F.lit(last_day) + F.expr("INTERVAL 1 DAY"))
+    # The ranges on window_start let Delta skip files of other days by their statistics.
+    in_range = within_time_ranges(C.WINDOW_START, time_ranges(window_starts(day_keys), DAY))
     days = roll_up_days(hours_in_days(hourly.filter(in_range & reduce(operator.or_, current)), day_keys))
     distinct_meters = [meter for meter in settings.meters if meter.aggregation is Aggregation.UNIQUE_COUNT]
     if not distinct_meters:

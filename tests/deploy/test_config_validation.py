@@ -211,6 +211,10 @@ def test_override_of_unknown_key(tmp_path):
     (("broker", "port"), "-1", "broker.port: expected a whole number from 1 to 65535, found string '-1'"),
     (("ingest", "trigger_interval_seconds"), 90000,
      "ingest.trigger_interval_seconds: expected a whole number from 1 to 86400, found 90000"),
+    (("ingest", "compact_every_batches"), -1,
+     "ingest.compact_every_batches: expected a whole number from 0 to 1000000, found -1"),
+    (("ingest", "compact_every_batches"), "often",
+     "ingest.compact_every_batches: expected a whole number from 0 to 1000000, found string 'often'"),
 ])
 def test_whole_number_out_of_range(tmp_path, key_path, value, expected):
     assert expected in problems_of(environment_with(tmp_path, key_path, value))
@@ -223,6 +227,19 @@ def test_whole_number_from_set_accepted(tmp_path):
     assert settings.kafka.partitions == 8
     assert settings.broker.port == 19092
     assert settings.broker.controller_port == 19093
+
+
+def test_compaction_can_be_turned_off(tmp_path):
+    settings = load_settings(write_environment(tmp_path, local_environment(tmp_path)),
+                             {"ingest.compact_every_batches": "0"})
+
+    assert settings.ingest.compact_every_batches == 0
+
+
+def test_compaction_default_is_every_twentieth_batch(tmp_path):
+    settings = load_settings(write_environment(tmp_path, local_environment(tmp_path)))
+
+    assert settings.ingest.compact_every_batches == 20
 
 
 def test_broker_ports_must_differ(tmp_path):

@@ -1,5 +1,6 @@
 """Writing silver batches: deduplication against history, quarantine and replays."""
 
+import pytest
 from pyspark.sql import functions as F
 
 from pipelines.reconciliation.conservation import conservation_by_tenant, conservation_totals
@@ -98,3 +99,91 @@ def test_conservation_names_a_lost_record(spark, settings):
     totals = conservation_totals(conservation_by_tenant(spark, settings))
 
     assert (totals.bronze, totals.silver, totals.unaccounted, totals.holds) == (2, 1, 1, False)
+
+
+def test_offset_ranges_are_per_kafka_partition(spark):
+    from pipelines.silver.stream import offset_ranges
+
+    records = bronze_rows(spark, ["a", "b"], partition=0, first_offset=5).unionByName(
+        bronze_rows(spark, ["c"], partition=1, first_offset=100))
+
+    assert offset_ranges(records) == [("usage", 0, 5, 6), ("usage", 1, 100, 100)]
+
+
+def test_replay_of_two_partitions_as_one_batch_writes_nothing_twice(spark, settings):
+    create_silver_tables(spark, settings)
+    first = bronze_rows(spark, [cloud_event("e-1"), cloud_event("e-1"), '{"broken'], partition=0)
+    second = bronze_rows(spark, [cloud_event("e-1"), '{"broken', cloud_event("e-2", data={"bytes_out": "x"})],
+                         partition=1)
+    process_bronze_batch(first, 0, settings)
+    process_bronze_batch(second, 1, settings)
+    before = {table: table_rows(spark, settings, table, "partition", "offset")
+              for table in (Table.SILVER_EVENTS, Table.SILVER_DUPLICATES, Table.SILVER_QUARANTINE)}
+
+    # A checkpoint rebuilt from scratch reads both partitions again in one batch.
+    replay = process_bronze_batch(first.unionByName(second), 0, settings)
+
+    assert replay == {"silver": 0, "duplicates": 0, "quarantine": 0}
+    assert before == {
+        Table.SILVER_EVENTS: [(0, 0)],
+        Table.SILVER_DUPLICATES: [(0, 1), (1, 0)],
+        Table.SILVER_QUARANTINE: [(0, 2), (1, 1), (1, 2)],
+    }
+    for table, rows in before.items():
+        assert table_rows(spark, settings, table, "partition", "offset") == rows
+
+
+@pytest.mark.parametrize(("batch_id", "every", "due"), [
+    (0, 20, False), (19, 20, False), (20, 20, True), (40, 20, True), (41, 20, False), (5, 0, False), (1, 1, True)])
+def test_compaction_is_due_every_nth_batch(batch_id, every, due):
+    from pipelines.silver.stream import is_compaction_due
+
+    assert is_compaction_due(batch_id, every) is due
+
+
+def active_files(spark, settings, table):
+    from delta.tables import DeltaTable
+
+    from pipelines.tables import table_path
+
+    return DeltaTable.forPath(spark, table_path(settings, table)).detail().collect()[0]["numFiles"]
+
+
+def test_compaction_keeps_rows_and_later_counts(spark, settings):
+    from chispa import assert_df_equality
+
+    from pipelines.silver.stream import compact_silver_tables
+
+    create_silver_tables(spark, settings)
+    for batch_id in range(3):
+        process_bronze_batch(bronze_rows(spark, [cloud_event(f"e-{batch_id}"), cloud_event(f"e-{batch_id}")],
+                                         first_offset=2 * batch_id), batch_id, settings)
+    before = read_table(spark, settings, Table.SILVER_EVENTS).collect()
+
+    removed = compact_silver_tables(spark, settings)
+    later = process_bronze_batch(bronze_rows(spark, [cloud_event("e-0"), cloud_event("e-9")], first_offset=6), 3,
+                                 settings)
+
+    assert removed == 6
+    assert active_files(spark, settings, Table.SILVER_EVENTS) == 2
+    assert later == {"silver": 1, "duplicates": 1, "quarantine": 0}
+    assert_df_equality(read_table(spark, settings, Table.SILVER_EVENTS).filter(F.col("offset") < 6),
+                       spark.createDataFrame(before, read_table(spark, settings, Table.SILVER_EVENTS).schema),
+                       ignore_row_order=True)
+
+
+def test_stream_compacts_on_the_configured_batch(spark, settings):
+    from dataclasses import replace
+
+    from pipelines.tables import delta_table
+
+    every_second = replace(settings, ingest=replace(settings.ingest, compact_every_batches=2))
+    create_silver_tables(spark, settings)
+
+    for batch_id in (1, 2):
+        process_bronze_batch(bronze_rows(spark, [cloud_event(f"e-{batch_id}")], first_offset=batch_id), batch_id,
+                             every_second)
+
+    operations = [row["operation"] for row in
+                  delta_table(spark, settings, Table.SILVER_EVENTS).history().orderBy("version").collect()]
+    assert operations[-3:] == ["MERGE", "MERGE", "OPTIMIZE"]
