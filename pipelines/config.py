@@ -511,6 +511,10 @@ def _spark_settings(raw: dict, problems: list[str]) -> SparkSettings:
     conf = {}
     for key, value in _named_entries(raw.get("conf"), "spark.conf", "setting", problems):
         text = _scalar_text(f"spark.conf.{key}", value, problems)
+        if key == "spark.sql.session.timeZone" and text is not None and text != "UTC":
+            # Hour and day windows are cut in the session time zone; storage and billing assume UTC.
+            problems.append(f"spark.conf.{key}: meterhouse runs its sessions in UTC, found {text!r}; remove the setting")
+            continue
         if text is not None:
             conf[key] = text
     return SparkSettings(

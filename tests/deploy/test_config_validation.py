@@ -229,6 +229,13 @@ def test_whole_number_from_set_accepted(tmp_path):
     assert settings.broker.controller_port == 19093
 
 
+def test_session_time_zone_other_than_utc_is_refused(tmp_path):
+    problems = problems_of(write_environment(tmp_path, local_environment(tmp_path)),
+                           {"spark.conf.spark.sql.session.timeZone": "Europe/Berlin"})
+
+    assert "spark.conf.spark.sql.session.timeZone: meterhouse runs its sessions in UTC, found 'Europe/Berlin'" in problems
+
+
 def test_compaction_can_be_turned_off(tmp_path):
     settings = load_settings(write_environment(tmp_path, local_environment(tmp_path)),
                              {"ingest.compact_every_batches": "0"})

@@ -160,7 +160,7 @@ def test_compaction_keeps_rows_and_later_counts(spark, settings):
                                          first_offset=2 * batch_id), batch_id, settings)
     before = read_table(spark, settings, Table.SILVER_EVENTS).collect()
 
-    removed = compact_silver_tables(spark, settings)
+    removed = compact_silver_tables(spark, settings, 3)
     later = process_bronze_batch(bronze_rows(spark, [cloud_event("e-0"), cloud_event("e-9")], first_offset=6), 3,
                                  settings)
 
@@ -187,3 +187,27 @@ def test_stream_compacts_on_the_configured_batch(spark, settings):
     operations = [row["operation"] for row in
                   delta_table(spark, settings, Table.SILVER_EVENTS).history().orderBy("version").collect()]
     assert operations[-3:] == ["MERGE", "MERGE", "OPTIMIZE"]
+
+
+def test_failed_compaction_leaves_the_batch_written(spark, settings, monkeypatch, caplog):
+    from dataclasses import replace
+
+    import pipelines.silver.stream as stream
+
+    def lose_a_race(spark_session, settings_, table):
+        if table is Table.SILVER_EVENTS:
+            raise RuntimeError("ConcurrentAppendException: files were added by a concurrent update")
+        raise RuntimeError()
+
+    monkeypatch.setattr(stream, "compact_table", lose_a_race)
+    every_batch = replace(settings, ingest=replace(settings.ingest, compact_every_batches=1))
+    create_silver_tables(spark, settings)
+
+    counts = process_bronze_batch(bronze_rows(spark, [cloud_event("e-1")]), 1, every_batch)
+
+    assert counts == {"silver": 1, "duplicates": 0, "quarantine": 0}
+    assert ("compaction of silver.usage_events after silver batch 1 failed and was skipped: "
+            "ConcurrentAppendException: files were added by a concurrent update. The stream goes on; the next "
+            "attempt is after batch 2. If it keeps failing, run `meterhouse maintain --table silver.usage_events`"
+            ) in caplog.text
+    assert "compaction of silver.usage_quarantine after silver batch 1 failed and was skipped: RuntimeError." in caplog.text
