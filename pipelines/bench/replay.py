@@ -11,12 +11,14 @@ name, so each replayed batch contains the same records as the recorded one.
     python -m pipelines.bench.replay --lake DIR/lake-step-0 --layer silver --first 3 --last 18
 
 NOTE: the roll-back assumes that target version N is the state after batch
-N. That is true only when batch 0 wrote nothing (the streams started before
-the first record, as in the bench), every batch from 1 to FIRST - 1 wrote rows
-to every target table, and no OPTIMIZE ran in between (the silver stream's
-compaction adds a commit every ``ingest.compact_every_batches`` batches).
-It is a
-profiling aid, not a scenario: it writes no result file, only log lines.
+N. Three things must be true for that. Batch 0 wrote nothing, as when the
+streams start before the first record (the bench does this). Every batch
+from 1 to FIRST - 1 wrote rows to every target table. And no OPTIMIZE ran in
+between, while the silver stream's compaction adds a commit every
+``ingest.compact_every_batches`` batches.
+
+This module is a profiling aid, not a scenario: it writes no result file,
+only log lines.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def events_in_windows(silver: DataFrame, keys: DataFrame, window: str) -> DataFr
 
 
 def window_starts(keys: DataFrame) -> list[int]:
-    """The distinct ``window_start`` values of ``keys``, in microseconds since the epoch."""
+    """Return the distinct ``window_start`` values of ``keys``, in microseconds since the epoch."""
     starts = keys.select(F.unix_micros(C.WINDOW_START).alias("start")).distinct().collect()
     return sorted(row["start"] for row in starts)
 

@@ -5,7 +5,7 @@ import pytest
 from pipelines.bench.replay import main, source_version_after
 
 
-def test_source_version_comes_from_the_last_line_of_the_offsets_file(tmp_path):
+def test_source_version_from_offsets_file(tmp_path):
     (tmp_path / "offsets").mkdir()
     (tmp_path / "offsets" / "7").write_text(
         'v1\n{"batchWatermarkMs":0,"batchTimestampMs":1}\n'
@@ -23,7 +23,7 @@ def test_batch_ending_inside_a_version_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("first, last", [(0, 3), (5, 4)])
-def test_batch_range_must_start_at_one_and_not_end_before_it_starts(tmp_path, capsys, first, last):
+def test_bad_batch_range_is_refused(tmp_path, capsys, first, last):
     with pytest.raises(SystemExit):
         main(["--lake", str(tmp_path), "--layer", "silver", "--first", str(first), "--last", str(last)])
 

@@ -64,7 +64,7 @@ def test_window_starts_are_epoch_microseconds(spark):
 
 
 @pytest.mark.parametrize("edge", [datetime(2026, 11, 15, 10, 0, 0), datetime(2026, 11, 15, 10, 59, 59, 999999)])
-def test_events_in_windows_keeps_both_edges_of_an_hour(spark, edge):
+def test_events_in_windows_hour_edges(spark, edge):
     silver = silver_at(spark, edge, datetime(2026, 11, 15, 11, 0, 0), datetime(2026, 11, 15, 9, 59, 59, 999999))
     keys = spark.createDataFrame([("acme", datetime(2026, 11, 15, 10))], "tenant_id string, window_start timestamp")
 

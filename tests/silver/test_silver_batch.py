@@ -110,7 +110,7 @@ def test_offset_ranges_are_per_kafka_partition(spark):
     assert offset_ranges(records) == [("usage", 0, 5, 6), ("usage", 1, 100, 100)]
 
 
-def test_replay_of_two_partitions_as_one_batch_writes_nothing_twice(spark, settings):
+def test_rebuilt_checkpoint_replay_writes_nothing_twice(spark, settings):
     create_silver_tables(spark, settings)
     first = bronze_rows(spark, [cloud_event("e-1"), cloud_event("e-1"), '{"broken'], partition=0)
     second = bronze_rows(spark, [cloud_event("e-1"), '{"broken', cloud_event("e-2", data={"bytes_out": "x"})],
