@@ -31,6 +31,9 @@ def build_local_session(settings: Settings, extra_conf: dict[str, str] | None = 
     from pipelines.runtime.jars import spark_jars
 
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    # Read by the JVM at start-up for every address Spark picks on its own;
+    # without it Spark chooses the first non-loopback interface.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     jars = ",".join(str(path) for path in spark_jars())
     builder = (
         SparkSession.builder.master(settings.spark.master)
