@@ -123,8 +123,8 @@ def window_starts(keys: DataFrame) -> list[int]:
 def time_ranges(starts: list[int], window: str) -> list[tuple[int, int]]:
     """Join windows beginning at ``starts`` into [start, end) ranges, adjacent windows into one.
 
-    Returns at most ``MAX_TIME_RANGES`` ranges; past that, one range from the
-    first start to the last end.
+    Returns at most ``MAX_TIME_RANGES`` ranges. Past that, it returns one range
+    from the first start to the last end.
     """
     length = WINDOW_MICROS[window]
     ranges: list[tuple[int, int]] = []
@@ -139,7 +139,10 @@ def time_ranges(starts: list[int], window: str) -> list[tuple[int, int]]:
 
 
 def within_time_ranges(column: str, ranges: list[tuple[int, int]]) -> SparkColumn:
-    """``column`` lies in one of ``ranges`` (microseconds since the epoch); false when there are none."""
+    """Return the condition that ``column`` lies in one of ``ranges`` (microseconds since the epoch).
+
+    With no ranges the condition is false.
+    """
     conditions = [(F.col(column) >= F.timestamp_micros(F.lit(start))) & (F.col(column) < F.timestamp_micros(F.lit(end)))
                   for start, end in ranges]
     return reduce(operator.or_, conditions) if conditions else F.lit(False)

@@ -303,5 +303,6 @@ def _fail_on_missing(classified: DataFrame, kinds: dict[str, int]) -> None:
         return
     missing = classified.filter(F.col("classification") == "missing").limit(5).collect()
     keys = ", ".join(f"{row[C.TENANT_ID]}/{row[C.EVENT_ID]}" for row in missing)
-    raise DataLossError(f"{kinds['missing']} events not found in silver right after merging them, "
-                        f"for example {keys}; the batch will be retried")
+    raise DataLossError(f"{kinds['missing']} events not found in silver right after merging them (for example "
+                        f"{keys}). The batch will be retried. If this repeats, check that no other job rewrites or "
+                        f"restores silver.usage_events while the stream runs")

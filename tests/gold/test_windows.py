@@ -73,7 +73,7 @@ def test_events_in_windows_hour_edges(spark, edge):
     assert [row["event_time"] for row in selected] == [edge]
 
 
-def test_events_in_windows_matches_tenant_and_window_together(spark):
+def test_windows_match_tenant_and_hour(spark):
     silver = silver_at(spark, datetime(2026, 11, 15, 10, 5), datetime(2026, 11, 15, 12, 5)).unionByName(
         silver_at(spark, datetime(2026, 11, 15, 12, 6), tenant="other"))
     keys = spark.createDataFrame([("acme", datetime(2026, 11, 15, 10)), ("other", datetime(2026, 11, 15, 12))],
