@@ -125,7 +125,7 @@ class IngestSettings:
     max_event_id_length: int
     trigger_interval_seconds: int
     # The silver stream compacts its tables every this many batches; 0 never.
-    compact_every_batches: int = 20
+    compact_every_batches: int = 5
 
 
 @dataclass(frozen=True)
@@ -541,7 +541,7 @@ def _ingest_settings(raw: dict, problems: list[str]) -> IngestSettings:
                                           problems),
         trigger_interval_seconds=_positive_int(raw, "trigger_interval_seconds", "ingest.trigger_interval_seconds", 5,
                                                MAX_TRIGGER_INTERVAL_SECONDS, problems),
-        compact_every_batches=_whole_number(raw, "compact_every_batches", "ingest.compact_every_batches", 20,
+        compact_every_batches=_whole_number(raw, "compact_every_batches", "ingest.compact_every_batches", 5,
                                             MAX_COMPACT_EVERY_BATCHES, problems),
     )
 

@@ -23,10 +23,16 @@ from pipelines.bench.results import BenchResult, write_result
 from pipelines.bench.faults import faults
 from pipelines.bench.streaming import capacity, memory, scaling, tenant_load
 from pipelines.bench.sustained import sustained_rate
+from pipelines.cli import parse_overrides
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.errors import MeterhouseError
 
 log = logging.getLogger(__name__)
+
+# Where a run reads and writes is the bench's: its own broker, topic, lake and
+# Spark master. `meterhouse --set` may change any other setting of the streams.
+BENCH_OWNED_SETTINGS = ("lake.", "exports.", "broker.", "kafka.", "spark.master", "spark.shuffle_partitions",
+                        "ingest.trigger_interval_seconds")
 
 SCENARIOS = {
     "tenant-load": tenant_load,
@@ -113,9 +119,11 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run one scenario and write its result files; return 1 when billing was not exact."""
     command = "meterhouse " + " ".join(shlex.quote(part) for part in sys.argv[1:])
     scale = scale_of(args)
+    overrides = stream_overrides(args)
     result = BenchResult(scenario=args.scenario, scale=scale_label(args), command=command)
     folder = Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{args.scenario}-", dir=args.work_dir))
     environment = BenchEnvironment(folder, keep_folder=args.keep)
+    environment.with_overrides(**overrides)
     sessions = []
 
     def spark_factory():
@@ -170,12 +178,26 @@ def scale_of(args: argparse.Namespace) -> dict:
     return scale
 
 
+def stream_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """Return the run's ``meterhouse --set`` overrides, which its streams and sessions use.
+
+    The settings that place the run (lake, broker, topic, master, trigger)
+    are the bench's own, so overriding them is an error, not a silent no-op.
+    """
+    overrides = parse_overrides(getattr(args, "set", None) or [])
+    owned = sorted(key for key in overrides if key.startswith(BENCH_OWNED_SETTINGS))
+    if owned:
+        raise BenchError(f"--set {', '.join(owned)}: the bench chooses these itself for each run "
+                         "(its own broker, topic, lake, master and trigger); remove them from the command")
+    return overrides
+
+
 def scale_label(args: argparse.Namespace) -> str:
     """Return the scale's name, followed by the options that replaced its values.
 
     The label names the result files, so a run with ``--tenants``,
-    ``--start-rate`` or ``--steps`` does not overwrite the result of the
-    whole scale.
+    ``--start-rate``, ``--steps`` or ``meterhouse --set`` does not overwrite
+    the result of the whole scale.
     """
     parts = [args.scale]
     if args.tenants:
@@ -184,6 +206,8 @@ def scale_label(args: argparse.Namespace) -> str:
         parts.append(f"from-{args.start_rate}")
     if args.steps is not None:
         parts.append(f"{args.steps}-steps")
+    for key, value in stream_overrides(args).items():
+        parts.append(f"{key.replace('.', '-')}-{value}")
     return "-".join(parts)
 
 

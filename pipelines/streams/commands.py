@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import time
 
 from pipelines.config import Settings
 from pipelines.streams.runner import LAYERS, run_layers_continuously, run_layers_once
+
+log = logging.getLogger(__name__)
 
 
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +24,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 def run_stream(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.session import get_or_build_session
 
+    started = time.monotonic()
     spark = get_or_build_session(settings)
+    log.info("Spark session ready in %.1fs", time.monotonic() - started)
     layers = list(LAYERS) if args.layer == "all" else [args.layer]
     if args.once:
         runs = run_layers_once(spark, settings, layers)

@@ -67,7 +67,7 @@ def run_layers_continuously(spark: SparkSession, settings: Settings, layers: lis
                             timeout_seconds: float | None = None) -> list[LayerRun]:
     """Start the queries side by side and run until one fails, Ctrl-C or timeout."""
     names = layers or list(LAYERS)
-    queries = {name: LAYERS[name](spark, settings, False) for name in names}
+    queries = {name: _start_query(spark, settings, name) for name in names}
     runs = {name: LayerRun(name) for name in names}
     started = time.monotonic()
     try:
@@ -83,6 +83,13 @@ def run_layers_continuously(spark: SparkSession, settings: Settings, layers: lis
     for run in runs.values():
         run.seconds = time.monotonic() - started
     return list(runs.values())
+
+
+def _start_query(spark: SparkSession, settings: Settings, layer: str) -> StreamingQuery:
+    started = time.monotonic()
+    query = LAYERS[layer](spark, settings, False)
+    log.info("%s query started in %.1fs", layer, time.monotonic() - started)
+    return query
 
 
 def _wait_with_progress(query: StreamingQuery, run: LayerRun) -> None:

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from pipelines.bench.commands import SCALES, register_commands, scale_label, scale_of
+from pipelines.bench.commands import SCALES, register_commands, scale_label, scale_of, stream_overrides
 from pipelines.bench.errors import BenchError
 
 
@@ -62,3 +62,32 @@ def test_start_rate_and_steps_replace_the_scale_values():
 def test_start_rate_rejected_outside_sustained_rate():
     with pytest.raises(BenchError, match="--start-rate applies to sustained-rate only"):
         scale_of(parse_bench("memory", "--start-rate", "100"))
+
+
+def parse_bench_with_settings(*settings, scenario="sustained-rate"):
+    args = parse_bench(scenario, "--scale", "full", "--start-rate", "210")
+    args.set = list(settings)
+    return args
+
+
+def test_global_settings_reach_the_run_and_name_its_files():
+    args = parse_bench_with_settings("ingest.compact_every_batches=5")
+
+    assert stream_overrides(args) == {"ingest.compact_every_batches": "5"}
+    assert scale_label(args) == "full-from-210-ingest-compact_every_batches-5"
+
+
+def test_run_without_settings_keeps_the_scale_label():
+    args = parse_bench_with_settings()
+
+    assert stream_overrides(args) == {}
+    assert scale_label(args) == "full-from-210"
+
+
+@pytest.mark.parametrize("setting", ["lake.root=/tmp/elsewhere", "kafka.topic=other", "broker.port=9092",
+                                     "spark.master=local[1]", "ingest.trigger_interval_seconds=5"])
+def test_settings_that_place_the_run_are_refused(setting):
+    args = parse_bench_with_settings("ingest.compact_every_batches=5", setting)
+
+    with pytest.raises(BenchError, match=rf"--set {setting.split('=')[0]}: the bench chooses these itself"):
+        stream_overrides(args)

@@ -246,7 +246,7 @@ def test_compaction_can_be_turned_off(tmp_path):
 def test_compaction_default_is_every_twentieth_batch(tmp_path):
     settings = load_settings(write_environment(tmp_path, local_environment(tmp_path)))
 
-    assert settings.ingest.compact_every_batches == 20
+    assert settings.ingest.compact_every_batches == 5
 
 
 def test_broker_ports_must_differ(tmp_path):
