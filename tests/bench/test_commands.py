@@ -70,14 +70,14 @@ def parse_bench_with_settings(*settings, scenario="sustained-rate"):
     return args
 
 
-def test_global_settings_reach_the_run_and_name_its_files():
+def test_settings_name_the_result_files():
     args = parse_bench_with_settings("ingest.compact_every_batches=5")
 
     assert stream_overrides(args) == {"ingest.compact_every_batches": "5"}
     assert scale_label(args) == "full-from-210-ingest-compact_every_batches-5"
 
 
-def test_run_without_settings_keeps_the_scale_label():
+def test_no_settings_keeps_the_label():
     args = parse_bench_with_settings()
 
     assert stream_overrides(args) == {}
@@ -85,8 +85,9 @@ def test_run_without_settings_keeps_the_scale_label():
 
 
 @pytest.mark.parametrize("setting", ["lake.root=/tmp/elsewhere", "kafka.topic=other", "broker.port=9092",
-                                     "spark.master=local[1]", "ingest.trigger_interval_seconds=5"])
-def test_settings_that_place_the_run_are_refused(setting):
+                                     "spark.master=local[1]", "spark.conf.spark.master=local[1]",
+                                     "ingest.trigger_interval_seconds=5"])
+def test_placing_settings_are_refused(setting):
     args = parse_bench_with_settings("ingest.compact_every_batches=5", setting)
 
     with pytest.raises(BenchError, match=rf"--set {setting.split('=')[0]}: the bench chooses these itself"):
