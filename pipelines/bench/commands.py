@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shlex
 import signal
 import sys
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 BENCH_OWNED_SETTINGS = ("lake.", "exports.", "broker.", "kafka.", "spark.master", "spark.shuffle_partitions",
                         "spark.conf.spark.master", "spark.conf.spark.sql.shuffle.partitions",
                         "ingest.trigger_interval_seconds")
+
+# A --set value becomes part of a result file name, so only these characters are kept.
+FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]")
+MAX_LABEL_LENGTH = 150
 
 SCENARIOS = {
     "tenant-load": tenant_load,
@@ -208,8 +213,12 @@ def scale_label(args: argparse.Namespace) -> str:
     if args.steps is not None:
         parts.append(f"{args.steps}-steps")
     for key, value in stream_overrides(args).items():
-        parts.append(f"{key.replace('.', '-')}-{value}")
-    return "-".join(parts)
+        parts.append(FILE_NAME_UNSAFE.sub("_", f"{key.replace('.', '-')}-{value}"))
+    label = "-".join(parts)
+    if len(label) > MAX_LABEL_LENGTH:
+        raise BenchError(f"the result's file name would be {len(label)} characters long, over the "
+                         f"{MAX_LABEL_LENGTH} allowed; pass fewer or shorter --set values")
+    return label
 
 
 def _positive_int(text: str) -> int:

@@ -87,8 +87,21 @@ def test_no_settings_keeps_the_label():
 @pytest.mark.parametrize("setting", ["lake.root=/tmp/elsewhere", "kafka.topic=other", "broker.port=9092",
                                      "spark.master=local[1]", "spark.conf.spark.master=local[1]",
                                      "ingest.trigger_interval_seconds=5"])
-def test_placing_settings_are_refused(setting):
+def test_placing_settings_rejected(setting):
     args = parse_bench_with_settings("ingest.compact_every_batches=5", setting)
 
     with pytest.raises(BenchError, match=rf"--set {setting.split('=')[0]}: the bench chooses these itself"):
         stream_overrides(args)
+
+
+def test_label_replaces_path_characters():
+    args = parse_bench_with_settings("billing.issuer=../../etc/x y")
+
+    assert scale_label(args) == "full-from-210-billing-issuer-.._.._etc_x_y"
+
+
+def test_overlong_label_rejected():
+    args = parse_bench_with_settings("billing.issuer=" + "x" * 200)
+
+    with pytest.raises(BenchError, match="pass fewer or shorter --set values"):
+        scale_label(args)
