@@ -105,7 +105,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="run a benchmark or fault scenario on a private broker and lake")
     bench.add_argument("scenario", choices=sorted(SCENARIOS), help="which scenario to run")
     bench.add_argument("--scale", choices=sorted(SCALES), default="tiny",
-                       help="load size: tiny (about a minute), small, full (default tiny)")
+                       help="load size: tiny (a few minutes), small, full (default tiny)")
     bench.add_argument("--results", type=Path, default=PROJECT_ROOT / "results",
                        help="folder for <scenario>-<scale>.json and .md (default results/)")
     bench.add_argument("--work-dir", type=Path, default=None,

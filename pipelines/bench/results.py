@@ -89,11 +89,15 @@ def render_markdown(data: dict) -> str:
         "",
         "| figure | measured | target |",
         "|---|---|---|",
-        *[f"| {row['figure']} | {row['value']} | {row['target']} |" for row in data["headline"]],
+        *[f"| {row['figure']} | {_cell(row['value'])} | {row['target']} |" for row in data["headline"]],
     ]
     if data.get("notes"):
         lines += ["", *[f"- {note}" for note in data["notes"]]]
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return "none" if value is None else str(value)
 
 
 def _verdict(exact: bool | None) -> str:

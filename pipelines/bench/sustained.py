@@ -103,7 +103,8 @@ def summarize_search(steps: list[dict], result) -> None:
     sustained = [step for step in steps if step["sustained"]]
     behind = [step for step in steps if not step["sustained"]]
     checked = [step["billing"]["exact"] for step in steps if "billing" in step]
-    result.billing_exact = bool(checked) and all(checked)
+    # No drained step means nothing was compared: "not checked", not "not exact".
+    result.billing_exact = all(checked) if checked else None
 
     best = max(sustained, key=lambda step: step["offered_events_per_second"]) if sustained else None
     result.figures["highest_sustained_events_per_second"] = best["offered_events_per_second"] if best else None

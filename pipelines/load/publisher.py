@@ -77,14 +77,31 @@ def producer_config(kafka: KafkaSettings) -> dict[str, str]:
     return config
 
 
+class ClientErrors:
+    """Errors that librdkafka reports outside any one delivery; a fatal one stops publishing."""
+
+    def __init__(self) -> None:
+        self.fatal: KafkaError | None = None
+
+    def on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self.fatal = error
+            log.error("fatal Kafka producer error, publishing stops: %s", error)
+        else:
+            # librdkafka retries transient errors (broker down, timeouts) by itself.
+            log.warning("Kafka producer error, retrying: %s", error)
+
+
 class KafkaPublisher:
     """Send records to the usage topic and account for every delivery."""
 
     def __init__(self, kafka: KafkaSettings, progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS):
         self.kafka = kafka
         self.progress_interval_seconds = progress_interval_seconds
-        self._fatal_error: KafkaError | None = None
-        self._producer = Producer({**producer_config(kafka), "error_cb": self._on_client_error})
+        self._client_errors = ClientErrors()
+        # A bound method of the publisher as callback would make a reference cycle, so the
+        # producer would outlive its publish and keep reconnecting after the broker stops.
+        self._producer = Producer({**producer_config(kafka), "error_cb": self._client_errors.on_error})
 
     def publish(self, records: Iterable[KafkaRecord], realtime: bool = False, speedup: float = 1.0,
                 clock: Callable[[], float] = time.monotonic) -> PublishReport:
@@ -110,7 +127,7 @@ class KafkaPublisher:
             if clock() >= next_progress:
                 self._log_progress(report, clock() - started)
                 next_progress += self.progress_interval_seconds
-            if self._fatal_error is not None:
+            if self._client_errors.fatal is not None:
                 break
 
         undelivered = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
@@ -130,14 +147,6 @@ class KafkaPublisher:
                 self._producer.poll(0.05)
         self._producer.poll(0)
 
-    def _on_client_error(self, error: KafkaError) -> None:
-        if error.fatal():
-            self._fatal_error = error
-            log.error("fatal Kafka producer error, publishing stops: %s", error)
-        else:
-            # librdkafka retries transient errors (broker down, timeouts) by itself.
-            log.warning("Kafka producer error, retrying: %s", error)
-
     def _log_progress(self, report: PublishReport, elapsed: float) -> None:
         rate = report.delivered / elapsed if elapsed > 0 else 0.0
         log.info("publishing to %s: %d sent, %d delivered, %d failed, %.0f records/s",
@@ -145,8 +154,8 @@ class KafkaPublisher:
 
     def _raise_on_loss(self, report: PublishReport, undelivered: int) -> None:
         problems = []
-        if self._fatal_error is not None:
-            problems.append(f"fatal producer error: {self._fatal_error}")
+        if self._client_errors.fatal is not None:
+            problems.append(f"fatal producer error: {self._client_errors.fatal}")
         if report.failed:
             problems.append(f"{report.failed} records failed delivery, first: {'; '.join(report.failures)}")
         if undelivered:

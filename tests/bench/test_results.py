@@ -37,6 +37,15 @@ def test_unchecked_billing_says_so(tmp_path):
     assert "**not checked**" in markdown_path.read_text()
 
 
+def test_missing_figure_reads_none(tmp_path):
+    result = BenchResult(scenario="sustained-rate", scale="tiny", command="meterhouse bench sustained-rate")
+    result.add_headline("highest offered rate with flat end-to-end lag, events/s", None, "≥ 40,000")
+
+    _, markdown_path = write_result(result, tmp_path)
+
+    assert "| highest offered rate with flat end-to-end lag, events/s | none | ≥ 40,000 |" in markdown_path.read_text()
+
+
 def test_stream_summary_lines_are_parsed():
     output = ("bronze      3 batches       6120 rows     12.5 s        490 rows/s\n"
               "some log line\n"

@@ -1,15 +1,17 @@
 """Publishing through the real local broker and reading the records back."""
 
+import gc
 import time
 import uuid
+import weakref
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaError
 
 from pipelines.load.events import UsageEvent, encode_event
-from pipelines.load.publisher import KafkaPublisher
+from pipelines.load.publisher import ClientErrors, KafkaPublisher
 
 READ_TIMEOUT_SECONDS = 30
 
@@ -75,3 +77,36 @@ def test_realtime_publishing_at_speedup(kafka_settings, speedup, shortest, longe
 def test_speedup_must_be_positive(kafka_settings):
     with pytest.raises(ValueError, match="speedup must be above 0"):
         KafkaPublisher(kafka_settings.kafka).publish([], realtime=True, speedup=0)
+
+
+def usage_record(number):
+    event = UsageEvent("tenant-0001", f"event-{number}", "api.request",
+                       datetime(2024, 11, 1, 5, number, tzinfo=timezone.utc), {"region": "eu-west-1"}, "test")
+    return encode_event(event)
+
+
+@pytest.mark.kafka
+def test_publisher_freed_after_publish(kafka_settings):
+    # With the cyclic collector off, only reference counting can free the publisher, as it
+    # must for its producer to stop before the broker does.
+    gc.disable()
+    try:
+        publisher = KafkaPublisher(kafka_settings.kafka)
+        publisher.publish([usage_record(1)])
+        reference = weakref.ref(publisher)
+        del publisher
+
+        assert reference() is None
+    finally:
+        gc.enable()
+
+
+def test_only_fatal_client_errors_kept():
+    errors = ClientErrors()
+    fatal = KafkaError(KafkaError._FATAL, "fenced", fatal=True)
+
+    errors.on_error(KafkaError(KafkaError._TRANSPORT, "broker down"))
+    assert errors.fatal is None
+
+    errors.on_error(fatal)
+    assert errors.fatal is fatal
