@@ -62,7 +62,7 @@ SCALES = {
                    "under_load_rate": 50, "under_load_seconds": 150, "under_load_warmup_seconds": 30,
                    "drain_timeout_seconds": 120},
         "sustained-rate": {"tenants": [10], "start_rate": 50, "steps": 1, "warmup_seconds": 20,
-                           "window_seconds": 30, "drain_timeout_seconds": 120},
+                           "window_seconds": 30, "drain_timeout_seconds": 240},
         "scaling": {"tenants": [20], "duration_seconds": 60},
         "invoice-batch": {"tenants": [10], "events": 20_000},
         "memory": {"tenants": [20], "duration_seconds": 60, "drain_timeout_seconds": 300},
