@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # to the bench. `meterhouse --set` may change any other setting of the streams.
 BENCH_OWNED_SETTINGS = ("lake.", "exports.", "broker.", "kafka.", "spark.master", "spark.shuffle_partitions",
                         "spark.conf.spark.master", "spark.conf.spark.sql.shuffle.partitions",
+                        "spark.conf.spark.sql.warehouse.dir", "spark.conf.spark.local.dir",
+                        "spark.conf.spark.driver.host", "spark.conf.spark.driver.bindAddress",
                         "ingest.trigger_interval_seconds")
 
 # A --set value becomes part of a result file name, so only these characters are kept.

@@ -86,6 +86,8 @@ def test_no_settings_keeps_the_label():
 
 @pytest.mark.parametrize("setting", ["lake.root=/tmp/elsewhere", "kafka.topic=other", "broker.port=9092",
                                      "spark.master=local[1]", "spark.conf.spark.master=local[1]",
+                                     "spark.conf.spark.sql.warehouse.dir=/tmp/warehouse",
+                                     "spark.conf.spark.driver.host=0.0.0.0",
                                      "ingest.trigger_interval_seconds=5"])
 def test_placing_settings_rejected(setting):
     args = parse_bench_with_settings("ingest.compact_every_batches=5", setting)
@@ -95,9 +97,9 @@ def test_placing_settings_rejected(setting):
 
 
 def test_label_replaces_path_characters():
-    args = parse_bench_with_settings("billing.issuer=../../etc/x y")
+    args = parse_bench_with_settings("billing.issuer=../../etc/x y", "spark.conf.a/b=1")
 
-    assert scale_label(args) == "full-from-210-billing-issuer-.._.._etc_x_y"
+    assert scale_label(args) == "full-from-210-billing-issuer-.._.._etc_x_y-spark-conf-a_b-1"
 
 
 def test_overlong_label_rejected():
