@@ -111,7 +111,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--results", type=Path, default=PROJECT_ROOT / "results",
                        help="folder for <scenario>-<scale>.json and .md (default results/)")
     bench.add_argument("--work-dir", type=Path, default=None,
-                       help="parent folder of the run's broker data and lake (default: the system temp folder)")
+                       help="parent folder of the run's broker data and lake, created if missing "
+                            "(default: the system temp folder)")
     bench.add_argument("--keep", action="store_true", help="keep the broker data, lake and stream logs afterwards")
     bench.add_argument("--tenants", type=_positive_int, nargs="+", default=None,
                        help="tenant counts to run instead of the scale's (tenant-load runs one load per count, "
@@ -123,13 +124,20 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     bench.set_defaults(handler=run_bench)
 
 
+def make_run_folder(scenario: str, work_dir: Path | None) -> Path:
+    """Create a new folder for one run's broker data and lake, under ``work_dir`` when given."""
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{scenario}-", dir=work_dir))
+
+
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     """Run one scenario and write its result files; return 1 when billing was not exact."""
     command = "meterhouse " + " ".join(shlex.quote(part) for part in sys.argv[1:])
     scale = scale_of(args)
     overrides = stream_overrides(args)
     result = BenchResult(scenario=args.scenario, scale=scale_label(args), command=command)
-    folder = Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{args.scenario}-", dir=args.work_dir))
+    folder = make_run_folder(args.scenario, args.work_dir)
     environment = BenchEnvironment(folder, keep_folder=args.keep)
     environment.with_overrides(**overrides)
     sessions = []

@@ -5,7 +5,14 @@ import re
 
 import pytest
 
-from pipelines.bench.commands import SCALES, register_commands, scale_label, scale_of, stream_overrides
+from pipelines.bench.commands import (
+    SCALES,
+    make_run_folder,
+    register_commands,
+    scale_label,
+    scale_of,
+    stream_overrides,
+)
 from pipelines.bench.errors import BenchError
 
 
@@ -111,3 +118,13 @@ def test_overlong_label_rejected():
 
     with pytest.raises(BenchError, match="pass fewer or shorter --set values"):
         scale_label(args)
+
+
+def test_missing_work_dir_is_created(tmp_path):
+    work_dir = tmp_path / "not" / "there"
+
+    folder = make_run_folder("faults", work_dir)
+
+    assert folder.parent == work_dir
+    assert folder.is_dir()
+    assert folder.name.startswith("meterhouse-bench-faults-")
