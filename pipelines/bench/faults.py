@@ -1,4 +1,4 @@
-"""``bench faults``: kill -9 cycles, a broker outage, a removed checkpoint commit and a kill under live load.
+"""``bench faults``: kill -9 cycles, a broker outage, a removed checkpoint commit, and a kill and an outage under live load.
 
 Every phase ends with the billing check against the generator's ground truth,
 which must show no lost and no doubled usage.
@@ -39,9 +39,13 @@ from pipelines.tables import checkpoint_path
 
 log = logging.getLogger(__name__)
 
+# Long enough for the stream's Kafka consumer to notice, short enough that
+# the producer's buffer holds the records sent meanwhile.
+BROKER_OUTAGE_SECONDS = 5
+
 
 def faults(spark_factory, environment: BenchEnvironment, scale: dict, result, rng: random.Random | None = None) -> None:
-    """Run kill -9 cycles, a broker stop and start, a removed checkpoint commit and a kill under load; check exactness."""
+    """Run kill -9 cycles, a broker stop and start, a removed checkpoint commit, then both faults under load; check exactness."""
     rng = rng or random.Random(scale.get("seed", 11))
     records_per_batch = max(50, scale["tenants"][0] * scale["duration_seconds"] * 10 // scale["batches"])
     environment.with_overrides(**{"kafka.max_offsets_per_trigger": str(records_per_batch)})
@@ -69,20 +73,17 @@ def faults(spark_factory, environment: BenchEnvironment, scale: dict, result, rn
     environment.run_stream_once("all", log_name="faults-final")
     fault_settings = environment.settings
 
-    # A failed kill under load must not cost the figures of the phases above.
-    latency = None
-    try:
-        under_load = run_kill_under_load(environment, scale, rng)
-        latency = summarize_kill_under_load(spark_factory(), environment.settings, under_load)
-        result.figures["kill_under_load"] = latency
-    except BenchError as error:
-        log.error("the kill under load failed: %s", error)
-        result.notes.append(f"The kill under load failed and has no figures: {error}")
+    # A failed phase under load must not cost the figures of the phases above.
+    # Both run before the bench opens its own Spark session, so no idle driver
+    # shares the machine with the streams.
+    runs = {fault: run_under_load_or_note(environment, scale, rng, fault, result) for fault in RECOVERIES}
+    under_load = {fault: summarize_or_note(spark_factory, run, result) for fault, run in runs.items() if run}
 
     report = check_gold_against_ground_truth(spark_factory(), fault_settings, ground_truth)
     recoveries = [cycle["recovery_seconds"] for cycle in kill_cycles if cycle["recovery_seconds"] is not None]
-    under_load_exact = latency["billing"]["exact"] if latency and "billing" in latency else None
-    result.billing_exact = report.is_exact and under_load_exact is not False
+    under_load_exact = [latency["billing"]["exact"] for latency in under_load.values()
+                        if latency is not None and "billing" in latency]
+    result.billing_exact = report.is_exact and all(under_load_exact)
     result.figures.update({"records_published": len(records), "records_per_batch": records_per_batch,
                            "kill_cycles": kill_cycles, "broker_restart": broker_fault,
                            "checkpoint_commit_removed": checkpoint_fault, "recovery_seconds": summarize(recoveries),
@@ -96,8 +97,40 @@ def faults(spark_factory, environment: BenchEnvironment, scale: dict, result, rn
     result.add_headline("billing difference vs ground truth (rows missing / extra / different)",
                         f"{report.to_dict()['missing_rows']} / {report.to_dict()['unexpected_rows']} / "
                         f"{report.to_dict()['different_rows']}", "0 / 0 / 0")
-    if latency is not None:
-        add_kill_under_load_headlines(result, latency)
+    for latency in under_load.values():
+        if latency is not None:
+            add_fault_under_load_headlines(result, latency)
+    if any(latency is not None for latency in under_load.values()):
+        result.notes.append(
+            "Under load: freshness is back to normal from the first 5-second slice of production time after the "
+            "relaunch (or the broker's return) from which on every slice's median freshness is at most the p95 "
+            "measured before the fault.")
+
+
+def run_under_load_or_note(environment: BenchEnvironment, scale: dict, rng: random.Random, fault: str,
+                           result) -> dict | None:
+    """Run one fault under load; on failure, note it in the result and return None."""
+    try:
+        return run_fault_under_load(environment, scale, rng, fault)
+    except BenchError as error:
+        _note_failure(result, fault, error)
+        return None
+
+
+def summarize_or_note(spark_factory, run: dict, result) -> dict | None:
+    """Summarize one fault under load and store its figures; on failure, note it and return None."""
+    try:
+        latency = summarize_fault_under_load(spark_factory(), run)
+    except BenchError as error:
+        _note_failure(result, run["fault"], error)
+        return None
+    result.figures[f"{run['fault']}_under_load"] = latency
+    return latency
+
+
+def _note_failure(result, fault: str, error: BenchError) -> None:
+    log.error("the %s under load failed: %s", FAULT_NAMES[fault], error)
+    result.notes.append(f"The {FAULT_NAMES[fault]} under load failed and has no figures: {error}")
 
 
 def run_kill_cycles(environment: BenchEnvironment, cycles: int, rng: random.Random) -> list[dict]:
@@ -127,7 +160,7 @@ def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, ob
                         {layer: set(environment.committed_batches(layer)) for layer in ALL_LAYERS})
     stopped_at = time.time()
     environment.broker.stop()
-    time.sleep(5)
+    time.sleep(BROKER_OUTAGE_SECONDS)
     environment.broker.start()
     back_at = time.time()
     known = {"bronze": set(environment.committed_batches("bronze"))}
@@ -143,13 +176,16 @@ def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, ob
             "stream_survived": survived}, process
 
 
-def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.Random) -> dict:
-    """Publish a steady live load on a fresh topic and lake, ``kill -9`` the streams midway and relaunch at once.
+def run_fault_under_load(environment: BenchEnvironment, scale: dict, rng: random.Random, fault: str) -> dict:
+    """Publish a steady live load on a fresh topic and lake, inject ``fault`` midway and recover at once.
 
-    The kill falls at a random moment between 40 % and 60 % of the time
-    that follows the warm-up. Returns the wall-clock marks and the load.
+    ``fault`` is ``kill`` (``kill -9`` of the streams, then a relaunch) or
+    ``broker`` (the broker stopped for a few seconds, then started). The
+    fault falls at a random moment between 40 % and 60 % of the time that
+    follows the warm-up. Returns the wall-clock marks and the load;
+    ``recovered_at`` is when the streams were relaunched or the broker was back.
     """
-    settings = environment.use_fresh_lake_and_topic("under-load")
+    settings = environment.use_fresh_lake_and_topic(f"{fault}-under-load")
     # The earlier phases cap batches to get many of them. This phase measures
     # freshness, so the streams read whatever has arrived.
     environment.overrides.pop("kafka.max_offsets_per_trigger", None)
@@ -159,32 +195,59 @@ def run_kill_under_load(environment: BenchEnvironment, scale: dict, rng: random.
     profile = synthetic_profile(tenants, seconds, rate=scale["under_load_rate"] / tenants, seed=13)
     published: dict = {}
     publisher = threading.Thread(target=lambda: published.update(
-        load=environment.publish_load(profile, realtime=True, name="under-load")),
-        name="under-load-publisher", daemon=True)
+        load=environment.publish_load(profile, realtime=True, name=f"{fault}-under-load")),
+        name=f"{fault}-under-load-publisher", daemon=True)
 
-    process = environment.launch_stream(log_name="faults-under-load")
+    process = environment.launch_stream(log_name=f"faults-{fault}-under-load")
     try:
         wait_until_tables_exist(settings, process)
         published_at = time.time()
         publisher.start()
         time.sleep(warmup + (seconds - warmup) * rng.uniform(0.4, 0.6))
         # On a busy machine gold may not yet contain any record produced after the
-        # warm-up, and the latency before the kill would then have no records.
+        # warm-up, and the latency before the fault would then have no records.
         wait_for_gold_after(environment, published_at + warmup, deadline=published_at + seconds)
-        killed_at = time.time()
-        kill_process_group(process)
-        relaunched_at = time.time()
-        process = environment.launch_stream(log_name="faults-under-load-relaunch")
+        fault_at = time.time()
+        process, recovered_at = RECOVERIES[fault](environment, process)
         publisher.join()
         published_until = time.time()
         if "load" not in published:
-            raise BenchError("publishing the load for the kill under load failed; see the log above for the Kafka error")
+            raise BenchError(f"publishing the load for the {FAULT_NAMES[fault]} under load failed; "
+                             "see the log above for the Kafka error")
         caught_up = wait_until_quiet(environment, published_until, scale["drain_timeout_seconds"], process)
     finally:
         stop_stream(process)
-    log.info("kill under load: killed %.1fs after publishing started, caught up: %s", killed_at - published_at, caught_up)
+    log.info("%s under load: fault %.1fs after publishing started, caught up: %s",
+             FAULT_NAMES[fault], fault_at - published_at, caught_up)
     return {"load": published["load"], "published_at": published_at, "published_until": published_until,
-            "killed_at": killed_at, "relaunched_at": relaunched_at, "caught_up": caught_up, "warmup_seconds": warmup}
+            "fault_at": fault_at, "recovered_at": recovered_at, "caught_up": caught_up, "warmup_seconds": warmup,
+            "fault": fault, "settings": settings}
+
+
+def kill_and_relaunch(environment: BenchEnvironment, process):
+    """``kill -9`` the stream process group and launch it again; return the new process and when it was launched."""
+    kill_process_group(process)
+    relaunched_at = time.time()
+    return environment.launch_stream(log_name="faults-kill-under-load-relaunch"), relaunched_at
+
+
+def restart_broker(environment: BenchEnvironment, process):
+    """Stop the broker for a few seconds and start it; return the stream process and when the broker was back.
+
+    The stream is relaunched only if the outage ended it, as a scheduler would.
+    """
+    environment.broker.stop()
+    time.sleep(BROKER_OUTAGE_SECONDS)
+    environment.broker.start()
+    back_at = time.time()
+    if process.poll() is not None:
+        log.warning("the stream exited with %s during the broker outage; relaunching it", process.returncode)
+        process = environment.launch_stream(log_name="faults-broker-under-load-relaunch")
+    return process, back_at
+
+
+RECOVERIES = {"kill": kill_and_relaunch, "broker": restart_broker}
+FAULT_NAMES = {"kill": "kill -9", "broker": "broker stop/start"}
 
 
 def wait_for_gold_after(environment: BenchEnvironment, since: float, deadline: float) -> None:
@@ -214,22 +277,24 @@ def gold_commit_after(environment: BenchEnvironment, since: float) -> float | No
     return moment
 
 
-def summarize_kill_under_load(spark: SparkSession, settings: Settings, run: dict) -> dict:
-    """Return baseline, peak and back-to-normal latency around the kill, and the billing check of that load."""
+def summarize_fault_under_load(spark: SparkSession, run: dict) -> dict:
+    """Return baseline, peak and back-to-normal latency around the fault, and the billing check of that load."""
+    settings: Settings = run["settings"]
     records, _ = collect_record_times(spark, settings)
     try:
-        latency = fault_latency(records, run["published_at"] + run["warmup_seconds"], run["killed_at"],
-                                run["relaunched_at"])
+        latency = fault_latency(records, run["published_at"] + run["warmup_seconds"], run["fault_at"],
+                                run["recovered_at"])
     except ValueError as error:
-        raise BenchError(f"kill under load: {error}") from error
+        raise BenchError(f"{FAULT_NAMES[run['fault']]} under load: {error}") from error
     load: PublishedLoad = run["load"]
     figures = {
+        "fault": run["fault"],
         "records_published": load.report.delivered,
         "records_not_in_bronze": load.report.delivered - len(records),
         "offered_events_per_second": round(load.report.delivered / (run["published_until"] - run["published_at"]), 1),
-        "killed_after_seconds": round(run["killed_at"] - run["published_at"], 2),
+        "fault_after_seconds": round(run["fault_at"] - run["published_at"], 2),
         # Epoch seconds, so the latency figures can be recomputed from a kept lake.
-        "marks": {key: round(run[key], 3) for key in ("published_at", "killed_at", "relaunched_at", "published_until")},
+        "marks": {key: round(run[key], 3) for key in ("published_at", "fault_at", "recovered_at", "published_until")},
         "caught_up_before_timeout": run["caught_up"],
         "latency": latency.to_dict(),
     }
@@ -239,18 +304,17 @@ def summarize_kill_under_load(spark: SparkSession, settings: Settings, run: dict
     return figures
 
 
-def add_kill_under_load_headlines(result, latency: dict) -> None:
+def add_fault_under_load_headlines(result, latency: dict) -> None:
     figures = latency["latency"]
-    offered = latency["offered_events_per_second"]
-    result.add_headline(f"kill -9 under {offered} events/s: freshness before the kill p50 / p95 (Kafka → gold, s)",
+    name = FAULT_NAMES[latency["fault"]]
+    recovered = "relaunch" if latency["fault"] == "kill" else "broker back"
+    result.add_headline(f"{name} under {latency['offered_events_per_second']} events/s: freshness before the fault "
+                        "p50 / p95 (Kafka → gold, s)",
                         f"{figures['baseline_p50_seconds']} / {figures['baseline_p95_seconds']}", "")
-    result.add_headline("kill -9 under load: peak freshness after the kill / increase over the p50 before, s",
+    result.add_headline(f"{name} under load: peak freshness after the fault / increase over the p50 before, s",
                         f"{figures['peak_seconds']} / {figures['peak_increase_seconds']}", "")
-    result.add_headline("kill -9 under load: relaunch → freshness back to the p95 before, s",
+    result.add_headline(f"{name} under load: {recovered} → freshness back to the p95 before, s",
                         figures["back_to_normal_seconds"], "")
-    result.notes.append(
-        "Kill under load: freshness is back to normal from the first 5-second slice of production time after the "
-        "relaunch from which on every slice's median freshness is at most the p95 measured before the kill.")
 
 
 def run_checkpoint_removal(environment: BenchEnvironment, process) -> dict:
