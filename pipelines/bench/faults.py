@@ -39,8 +39,9 @@ from pipelines.tables import checkpoint_path
 
 log = logging.getLogger(__name__)
 
-# Long enough for the stream's Kafka consumer to notice, short enough that
-# the producer's buffer holds the records sent meanwhile.
+# Long enough for the stream's Kafka consumer to notice. The producer keeps
+# the records sent meanwhile and retries them: librdkafka drops a record only
+# after message.timeout.ms, 300 s by default, which the publisher keeps.
 BROKER_OUTAGE_SECONDS = 5
 
 

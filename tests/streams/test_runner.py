@@ -48,7 +48,7 @@ class SilentQuery:
         return False
 
 
-def test_a_layer_that_does_not_trigger_holds_the_next_one_back_only_until_the_timeout(caplog):
+def test_silent_first_layer_waits_until_timeout(caplog):
     caplog.set_level(logging.INFO, logger="pipelines.streams.runner")
 
     runner._wait_for_first_trigger(SilentQuery(), "bronze", timeout_seconds=0.5)
