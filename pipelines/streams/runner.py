@@ -68,12 +68,13 @@ def run_layers_once(spark: SparkSession, settings: Settings, layers: list[str] |
 
 def run_layers_continuously(spark: SparkSession, settings: Settings, layers: list[str] | None = None,
                             timeout_seconds: float | None = None) -> list[LayerRun]:
-    """Start the queries side by side and run until one fails, Ctrl-C or timeout."""
+    """Start the queries, upstream first, and run until one fails, Ctrl-C or timeout."""
     names = layers or list(LAYERS)
-    queries = _start_in_order(spark, settings, names)
+    queries: dict[str, StreamingQuery] = {}
     runs = {name: LayerRun(name) for name in names}
-    started = time.monotonic()
     try:
+        _start_in_order(spark, settings, names, queries)
+        started = time.monotonic()
         while timeout_seconds is None or time.monotonic() - started < timeout_seconds:
             for name, query in queries.items():
                 if query.exception() is not None:
@@ -81,6 +82,7 @@ def run_layers_continuously(spark: SparkSession, settings: Settings, layers: lis
                 _record_progress(query, runs[name])
             time.sleep(POLL_SECONDS)
     finally:
+        # Queries started before a failure or a Ctrl-C during the start-up are stopped too.
         for query in queries.values():
             query.stop()
     for run in runs.values():
@@ -88,22 +90,22 @@ def run_layers_continuously(spark: SparkSession, settings: Settings, layers: lis
     return list(runs.values())
 
 
-def _start_in_order(spark: SparkSession, settings: Settings, names: list[str]) -> dict[str, StreamingQuery]:
-    """Start the first layer, wait for its first trigger, then start the others.
+def _start_in_order(spark: SparkSession, settings: Settings, names: list[str],
+                    queries: dict[str, StreamingQuery]) -> None:
+    """Start the first layer, wait for its first trigger, then start the others; add each to ``queries``.
 
-    On two cores, starting the three queries at once makes them share the
-    cores for their cold first batches, and bronze, the one that frees
-    Kafka's backlog, commits last. Bronze alone first gets its commit after a
-    restart out sooner. Silver and gold then start together, so gold's cold
-    first batch runs beside silver's instead of after it.
+    On two cores, three queries started at once share the cores for their
+    cold first batches, so bronze, the one that drains Kafka, commits last.
+    Started alone, bronze commits its first batch after a restart sooner.
+    Silver and gold then start together, so gold's cold first batch runs
+    beside silver's instead of after it.
     """
     first, *others = names
-    queries = {first: _start_query(spark, settings, first)}
+    queries[first] = _start_query(spark, settings, first)
     if others:
         _wait_for_first_trigger(queries[first], first, FIRST_TRIGGER_WAIT_SECONDS)
     for name in others:
         queries[name] = _start_query(spark, settings, name)
-    return queries
 
 
 def _start_query(spark: SparkSession, settings: Settings, layer: str) -> StreamingQuery:

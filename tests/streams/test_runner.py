@@ -35,6 +35,15 @@ def test_silver_and_gold_start_after_bronze_has_triggered(spark, kafka_settings,
     assert not any(query.isActive for query in spark.streams.active)
 
 
+@pytest.mark.slow
+@pytest.mark.kafka
+def test_failed_start_stops_started_queries(spark, kafka_settings):
+    with pytest.raises(KeyError, match="platinum"):
+        run_layers_continuously(spark, kafka_settings, ["bronze", "platinum"], timeout_seconds=1)
+
+    assert spark.streams.active == []
+
+
 class SilentQuery:
     """A query that never reports a trigger, as a stream over a huge first batch looks from outside."""
 
