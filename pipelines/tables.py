@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from pipelines.config import Settings
+from pipelines.errors import SetupError
 from pipelines.vocabulary import Table
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,13 @@ def catalog_name(settings: Settings, table: Table) -> str | None:
 
 def table_exists(spark: SparkSession, settings: Settings, table: Table) -> bool:
     return DeltaTable.isDeltaTable(spark, table_path(settings, table))
+
+
+def require_upstream_table(spark: SparkSession, settings: Settings, table: Table, layer: str) -> None:
+    """Raise SetupError when ``table``, which a stream reads, does not exist yet."""
+    if not table_exists(spark, settings, table):
+        raise SetupError(f"table {table.value} not found at {table_path(settings, table)}: the {layer} stream "
+                         f"reads it. Run the layer before first, for example `meterhouse stream --once`.")
 
 
 def read_table(spark: SparkSession, settings: Settings, table: Table, version: int | None = None) -> DataFrame:

@@ -125,10 +125,19 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def make_run_folder(scenario: str, work_dir: Path | None) -> Path:
-    """Create a new folder for one run's broker data and lake, under ``work_dir`` when given."""
-    if work_dir is not None:
-        work_dir.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{scenario}-", dir=work_dir))
+    """Create a new folder for one run's broker data and lake, under ``work_dir`` when given.
+
+    The path is made absolute here, because the settings resolve a relative
+    lake path against the ``conf/`` folder, not the current one.
+    """
+    try:
+        if work_dir is not None:
+            work_dir = work_dir.resolve()
+            work_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{scenario}-", dir=work_dir))
+    except OSError as error:
+        raise BenchError(f"cannot create the run folder under --work-dir {work_dir}: {error}; "
+                         "pass a writable folder (it is created if missing)") from error
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ class PublishedLoad:
 
 @dataclass
 class BenchEnvironment:
-    """Folder, broker and settings of one run; ``close`` stops the broker and removes the folder."""
+    """Folder, broker, streams and settings of one run; ``close`` ends them and removes the folder."""
 
     folder: Path
     master: str = "local[2]"
@@ -59,6 +59,7 @@ class BenchEnvironment:
     keep_folder: bool = False
     broker: LocalBroker | None = field(default=None, init=False)
     overrides: dict[str, str] = field(default_factory=dict, init=False)
+    streams: list[subprocess.Popen] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         port, controller_port = free_loopback_ports(2)
@@ -99,6 +100,10 @@ class BenchEnvironment:
         ensure_topic(self.settings.kafka)
 
     def close(self) -> None:
+        # A stream runs in its own session, so a bench stopped mid-phase must end it here.
+        for process in self.streams:
+            if process.poll() is None:
+                kill_process_group(process)
         if self.broker is not None:
             self.broker.stop()
         if not self.keep_folder:
@@ -127,8 +132,10 @@ class BenchEnvironment:
         """Start a stream subprocess in its own process group, output appended to a log file."""
         log_path = self.folder / f"{log_name}.log"
         with log_path.open("ab") as output:
-            return subprocess.Popen(self.stream_command(*arguments), cwd=PROJECT_ROOT, stdout=output,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(self.stream_command(*arguments), cwd=PROJECT_ROOT, stdout=output,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.streams.append(process)
+        return process
 
     def run_stream_once(self, layers: str = "all", log_name: str = "stream-once") -> list[dict]:
         """Run ``stream --once`` to completion and return the per-layer lines it prints."""

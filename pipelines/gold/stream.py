@@ -40,7 +40,14 @@ from pipelines.gold.aggregate import (
     within_time_ranges,
 )
 from pipelines.schemas import GOLD_USAGE
-from pipelines.tables import checkpoint_path, delta_table, ensure_table, read_table, table_path
+from pipelines.tables import (
+    checkpoint_path,
+    delta_table,
+    ensure_table,
+    read_table,
+    require_upstream_table,
+    table_path,
+)
 from pipelines.vocabulary import Column as C
 from pipelines.vocabulary import Aggregation, Table
 
@@ -58,6 +65,7 @@ def create_gold_tables(spark: SparkSession, settings: Settings) -> None:
 
 def start_gold_stream(spark: SparkSession, settings: Settings, run_once: bool) -> StreamingQuery:
     """Start the silver-to-gold query (``availableNow`` when ``run_once``)."""
+    require_upstream_table(spark, settings, Table.SILVER_EVENTS, "gold")
     create_gold_tables(spark, settings)
     silver = (
         spark.readStream.format("delta")

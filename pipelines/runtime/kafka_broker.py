@@ -219,6 +219,28 @@ def ensure_topic(kafka: KafkaSettings) -> None:
     log.info("created topic %s with %d partitions", kafka.topic, kafka.partitions)
 
 
+def check_topic(kafka: KafkaSettings, timeout_seconds: float = 10.0) -> None:
+    """Raise BrokerError unless Kafka responds at the configured address and has the usage topic.
+
+    Spark's Kafka source meets the same problems only after minutes of
+    retries and reports them without the address or the topic.
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(kafka.client_config())
+    try:
+        topics = admin.list_topics(timeout=timeout_seconds).topics
+    except KafkaException as error:
+        raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not respond within {timeout_seconds:g} s ({error}); "
+                          "start the local broker with `meterhouse kafka start`, "
+                          "or set kafka.bootstrap_servers to a running broker") from error
+    if kafka.topic not in topics:
+        raise BrokerError(f"topic {kafka.topic!r} not found on {kafka.bootstrap_servers}; "
+                          "`meterhouse kafka start` creates it on the local broker, "
+                          "or set kafka.topic to an existing topic")
+
+
 def _new_cluster_id() -> str:
     """Return a random cluster id: 16 random bytes in URL-safe base64 without padding.
 

@@ -24,10 +24,17 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 def run_stream(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.session import get_or_build_session
 
+    layers = list(LAYERS) if args.layer == "all" else [args.layer]
+    if "bronze" in layers and settings.environment == "local":
+        from pipelines.runtime.kafka_broker import check_topic
+
+        # Only on the embedded default: a cluster's Kafka may need client settings
+        # (a JKS trust store, for one) that the librdkafka check cannot use.
+        check_topic(settings.kafka)
+
     started = time.monotonic()
     spark = get_or_build_session(settings)
     log.info("Spark session ready in %.1fs", time.monotonic() - started)
-    layers = list(LAYERS) if args.layer == "all" else [args.layer]
     if args.once:
         runs = run_layers_once(spark, settings, layers)
     else:

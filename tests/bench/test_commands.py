@@ -2,6 +2,7 @@
 
 import argparse
 import re
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,20 @@ def test_missing_work_dir_is_created(tmp_path):
     assert folder.parent == work_dir
     assert folder.is_dir()
     assert folder.name.startswith("meterhouse-bench-faults-")
+
+
+def test_relative_work_dir_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    folder = make_run_folder("faults", Path("relative"))
+
+    assert folder.is_absolute()
+    assert folder.parent == tmp_path / "relative"
+
+
+def test_work_dir_on_a_file_rejected(tmp_path):
+    file = tmp_path / "a-file"
+    file.write_text("")
+
+    with pytest.raises(BenchError, match="cannot create the run folder under --work-dir .*a-file"):
+        make_run_folder("faults", file)

@@ -1,7 +1,12 @@
-"""Cluster ids for the local broker's storage format."""
+"""Cluster ids for the local broker's storage format, and the check of the stream's topic."""
 
 import uuid
+from dataclasses import replace
 
+import pytest
+
+from pipelines.bench.environment import free_loopback_ports
+from pipelines.errors import BrokerError
 from pipelines.runtime import kafka_broker
 
 # 0xF8 as the first byte puts 62, the base64 digit "-", in the first six bits.
@@ -24,3 +29,26 @@ def test_cluster_id_is_22_base64_characters():
 
     assert len(cluster_id) == 22
     assert not cluster_id.startswith("-")
+
+
+@pytest.mark.kafka
+def test_check_topic_names_missing_topic(kafka_settings):
+    missing = replace(kafka_settings.kafka, topic="no-such-topic")
+
+    with pytest.raises(BrokerError, match="topic 'no-such-topic' not found on 127.0.0.1:"):
+        kafka_broker.check_topic(missing)
+
+
+@pytest.mark.kafka
+def test_check_topic_passes_existing_topic(kafka_settings):
+    kafka_broker.check_topic(kafka_settings.kafka)
+
+
+def test_check_topic_names_silent_address(settings):
+    port = free_loopback_ports(1)[0]
+    silent = replace(settings.kafka, bootstrap_servers=f"127.0.0.1:{port}")
+
+    with pytest.raises(BrokerError, match=f"Kafka at 127.0.0.1:{port} did not respond within 1 s") as raised:
+        kafka_broker.check_topic(silent, timeout_seconds=1)
+
+    assert "meterhouse kafka start" in str(raised.value)

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from pipelines.errors import SetupError
 from pipelines.load.generator import LoadProfile, default_start, generate_load
 from pipelines.load.publisher import KafkaPublisher
 from pipelines.streams import runner
@@ -63,3 +64,9 @@ def test_silent_first_layer_waits_until_timeout(caplog):
     runner._wait_for_first_trigger(SilentQuery(), "bronze", timeout_seconds=0.5)
 
     assert "bronze reported no trigger in 0.5s; starting the next layer" in caplog.text
+
+
+@pytest.mark.parametrize(("layer", "missing"), [("silver", "bronze.usage_events"), ("gold", "silver.usage_events")])
+def test_stream_without_upstream_table_rejected(spark, settings, layer, missing):
+    with pytest.raises(SetupError, match=f"table {missing} not found at .*: the {layer} stream reads it"):
+        runner.LAYERS[layer](spark, settings, True)
