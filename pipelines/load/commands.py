@@ -53,7 +53,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--realtime", action="store_true",
                           help="pace sends by wall clock instead of publishing as fast as possible")
     generate.add_argument("--ground-truth", type=Path, metavar="PATH",
-                          help="write expected gold.usage_hourly rows to this CSV and counts to PATH.summary.json")
+                          help="write expected gold.usage_hourly rows to this CSV and counts next to it, "
+                               "with .summary.json in place of its suffix (gt.csv: gt.summary.json)")
     generate.set_defaults(handler=run_generate)
 
     replay = subparsers.add_parser("replay", help="publish a real data set from data/ as usage events")
