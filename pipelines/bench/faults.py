@@ -172,6 +172,8 @@ def run_broker_restart(environment: BenchEnvironment, records) -> tuple[dict, ob
         log.warning("the stream exited with %s during the broker outage; relaunching it", process.returncode)
         process = environment.launch_stream(log_name="faults-broker-relaunch")
     committed = wait_for_new_commit(environment, ["bronze"], back_at, RECOVERY_TIMEOUT_SECONDS, known)
+    log.info("broker stop/start: broker back %.1fs after the stop began, next bronze commit %.1fs later, "
+             "stream survived: %s", back_at - stopped_at, committed - back_at if committed else float("nan"), survived)
     return {"broker_down_seconds": round(back_at - stopped_at, 2),
             "recovery_seconds": round(committed - back_at, 2) if committed else None,
             "stream_survived": survived}, process
@@ -336,6 +338,8 @@ def run_checkpoint_removal(environment: BenchEnvironment, process) -> dict:
     launched = time.time()
     relaunched = environment.launch_stream(log_name="faults-checkpoint")
     committed = wait_for_new_commit(environment, ALL_LAYERS, launched, RECOVERY_TIMEOUT_SECONDS, known)
+    log.info("removed bronze commit %s: first commit %.1fs after relaunch", removed,
+             committed - launched if committed else float("nan"))
     wait_until_quiet(environment, time.time(), RECOVERY_TIMEOUT_SECONDS, relaunched)
     stop_stream(relaunched)
     return {"removed_bronze_commit": removed,

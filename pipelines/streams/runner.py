@@ -144,12 +144,12 @@ def _wait_with_progress(query: StreamingQuery, run: LayerRun) -> None:
 def _record_progress(query: StreamingQuery, run: LayerRun) -> None:
     for progress in query.recentProgress:
         batch_id = progress.get("batchId")
-        if batch_id is None or batch_id in run.seen_batch_ids:
+        rows = int(progress.get("numInputRows", 0))
+        # An idle trigger reports the id of the next batch with no rows, so
+        # only a progress with rows marks its batch as counted.
+        if batch_id is None or rows == 0 or batch_id in run.seen_batch_ids:
             continue
         run.seen_batch_ids.add(batch_id)
-        rows = int(progress.get("numInputRows", 0))
-        if rows == 0:
-            continue
         run.batches += 1
         run.input_rows += rows
         log.info("%s batch %s: %d rows (%.0f rows/s processed), %d rows so far",

@@ -70,3 +70,23 @@ def test_silent_first_layer_waits_until_timeout(caplog):
 def test_stream_without_upstream_table_rejected(spark, settings, layer, missing):
     with pytest.raises(SetupError, match=f"table {missing} not found at .*: the {layer} stream reads it"):
         runner.LAYERS[layer](spark, settings, True)
+
+
+class RecordedQuery:
+    """A query's progress list as Spark reports it: an idle trigger first, then the batch with data."""
+
+    def __init__(self, progress):
+        self.recentProgress = progress
+
+
+def test_batch_after_idle_trigger_is_counted():
+    run = runner.LayerRun("bronze")
+    idle = {"batchId": 1, "numInputRows": 0}
+    batch = {"batchId": 1, "numInputRows": 574, "processedRowsPerSecond": 100.0}
+
+    runner._record_progress(RecordedQuery([idle]), run)
+    runner._record_progress(RecordedQuery([idle, batch]), run)
+    runner._record_progress(RecordedQuery([idle, batch]), run)
+
+    assert run.batches == 1
+    assert run.input_rows == 574
