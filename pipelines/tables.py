@@ -46,7 +46,8 @@ def require_upstream_table(spark: SparkSession, settings: Settings, table: Table
     """Raise SetupError when ``table``, which a stream reads, does not exist yet."""
     if not table_exists(spark, settings, table):
         raise SetupError(f"table {table.value} not found at {table_path(settings, table)}: the {layer} stream "
-                         f"reads it. Run the layer before first, for example `meterhouse stream --once`.")
+                         f"reads it. Run the layers before it first, for example with `meterhouse stream --once`, "
+                         "which runs bronze, silver and gold in order.")
 
 
 def read_table(spark: SparkSession, settings: Settings, table: Table, version: int | None = None) -> DataFrame:

@@ -136,7 +136,7 @@ def make_run_folder(scenario: str, work_dir: Path | None) -> Path:
             work_dir.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f"meterhouse-bench-{scenario}-", dir=work_dir))
     except OSError as error:
-        raise BenchError(f"cannot create the run folder under --work-dir {work_dir}: {error}; "
+        raise BenchError(f"could not create the run folder under --work-dir {work_dir}: {error}; "
                          "pass a writable folder (it is created if missing)") from error
 
 

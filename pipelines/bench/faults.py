@@ -39,9 +39,10 @@ from pipelines.tables import checkpoint_path
 
 log = logging.getLogger(__name__)
 
-# Long enough for the stream's Kafka consumer to notice. The producer keeps
-# the records sent meanwhile and retries them: librdkafka drops a record only
-# after message.timeout.ms, 300 s by default, which the publisher keeps.
+# Long enough for the stream's Kafka consumer to notice. The producer queues
+# the records sent meanwhile and delivers them once the broker is back, because
+# librdkafka fails a record only after message.timeout.ms (300 s by default,
+# which the publisher does not change).
 BROKER_OUTAGE_SECONDS = 5
 
 

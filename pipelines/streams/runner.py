@@ -119,9 +119,10 @@ def _wait_for_first_trigger(query: StreamingQuery, layer: str, timeout_seconds: 
     """Wait until ``query`` reports its first trigger, fails or ``timeout_seconds`` pass."""
     started = time.monotonic()
     while query.isActive and query.lastProgress is None and time.monotonic() - started < timeout_seconds:
-        if query.exception() is not None:
-            raise query.exception()
         query.awaitTermination(0.2)
+    if query.exception() is not None:
+        raise query.exception()
+
     progress = query.lastProgress
     if progress is None:
         log.info("%s reported no trigger in %gs; starting the next layer", layer, timeout_seconds)

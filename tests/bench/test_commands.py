@@ -144,5 +144,5 @@ def test_work_dir_on_a_file_rejected(tmp_path):
     file = tmp_path / "a-file"
     file.write_text("")
 
-    with pytest.raises(BenchError, match="cannot create the run folder under --work-dir .*a-file"):
+    with pytest.raises(BenchError, match="could not create the run folder under --work-dir .*a-file"):
         make_run_folder("faults", file)
