@@ -10,6 +10,7 @@ the catalog as ``<catalog>.<layer>_<table>`` over the same location.
 from __future__ import annotations
 
 import logging
+import re
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -84,6 +85,8 @@ def ensure_table(
     readers query a layer before its first batch arrives.
     """
     path = table_path(settings, table)
+    _remove_log_without_commits(spark, path)
+
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
@@ -92,6 +95,36 @@ def ensure_table(
     builder.execute()
     _register_in_catalog(spark, settings, table)
     log.debug("table %s ready at %s", table.value, path)
+
+
+# A name Delta gives a commit, checkpoint or checksum of a version: 20 digits first.
+_VERSION_FILE = re.compile(r"^\d{20}\.")
+
+
+def _remove_log_without_commits(spark: SparkSession, path: str) -> None:
+    """Delete a ``_delta_log`` folder that holds no version, left by an interrupted creation.
+
+    A process killed while creating a table can leave ``_delta_log`` with
+    nothing or only hidden temporary files in it. Delta then counts the path
+    as a table, yet finds no version in it, so CREATE TABLE IF NOT EXISTS fails
+    with DELTA_TABLE_NOT_FOUND on every later run. No data belongs to a log
+    without a version, so removing the folder loses nothing.
+    """
+    jvm = spark.sparkContext._jvm
+    log_folder = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log")
+    filesystem = log_folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not filesystem.exists(log_folder):
+        return
+
+    files = filesystem.listFiles(log_folder, True)
+    while files.hasNext():
+        name = files.next().getPath().getName()
+        if _VERSION_FILE.match(name) or name == "_last_checkpoint":
+            return
+
+    log.warning("%s/_delta_log holds no table version, left by a creation that was interrupted; "
+                "removing it and creating the table again", path)
+    filesystem.delete(log_folder, True)
 
 
 def register_catalog_tables(spark: SparkSession, settings: Settings) -> None:
