@@ -102,7 +102,7 @@ _VERSION_FILE = re.compile(r"^\d{20}\.")
 
 
 def _remove_log_without_commits(spark: SparkSession, path: str) -> None:
-    """Delete a ``_delta_log`` folder that holds no version, left by an interrupted creation.
+    """Delete a ``_delta_log`` folder that contains no version, left by an interrupted creation.
 
     A process killed while creating a table can leave ``_delta_log`` with
     nothing or only hidden temporary files in it. Delta then counts the path
@@ -110,21 +110,54 @@ def _remove_log_without_commits(spark: SparkSession, path: str) -> None:
     with DELTA_TABLE_NOT_FOUND on every later run. No data belongs to a log
     without a version, so removing the folder loses nothing.
     """
-    jvm = spark.sparkContext._jvm
-    log_folder = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log")
-    filesystem = log_folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    filesystem, log_folder = _hadoop_path(spark, f"{path}/_delta_log")
     if not filesystem.exists(log_folder):
         return
 
-    files = filesystem.listFiles(log_folder, True)
-    while files.hasNext():
-        name = files.next().getPath().getName()
-        if _VERSION_FILE.match(name) or name == "_last_checkpoint":
-            return
+    if _file_names(filesystem, log_folder, lambda name: bool(_VERSION_FILE.match(name)) or name == "_last_checkpoint"):
+        return
 
-    log.warning("%s/_delta_log holds no table version, left by a creation that was interrupted; "
+    log.warning("%s/_delta_log contains no table version (a creation was interrupted); "
                 "removing it and creating the table again", path)
     filesystem.delete(log_folder, True)
+
+
+def require_tables_of_checkpoint(spark: SparkSession, settings: Settings, query_name: str,
+                                 tables: tuple[Table, ...]) -> None:
+    """Raise SetupError when ``query_name`` has committed batches and one of ``tables`` is missing.
+
+    Creating the missing table empty and going on from the checkpoint would
+    silently lose every row the committed batches wrote.
+    """
+    checkpoint = checkpoint_path(settings, query_name)
+    filesystem, commits = _hadoop_path(spark, f"{checkpoint}/commits")
+    if not filesystem.exists(commits) or not _file_names(filesystem, commits, str.isdigit):
+        return
+
+    missing = [table for table in tables if not table_exists(spark, settings, table)]
+    if missing:
+        table = missing[0]
+        raise SetupError(f"table {table.value} not found at {table_path(settings, table)}, but the {query_name} "
+                         f"checkpoint at {checkpoint} has committed batches that wrote to it. Restore the table "
+                         "from a backup, or delete that checkpoint folder so the stream starts over from its "
+                         "source (all of it for silver and gold, what Kafka still retains for bronze).")
+
+
+def _hadoop_path(spark: SparkSession, path: str):
+    """Return the Hadoop FileSystem for ``path`` (any scheme Spark reads) and the path itself."""
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def _file_names(filesystem, folder, accept) -> list[str]:
+    """Return the names of the files under ``folder``, at any depth, that ``accept`` keeps."""
+    names = []
+    files = filesystem.listFiles(folder, True)
+    while files.hasNext():
+        name = files.next().getPath().getName()
+        if accept(name):
+            names.append(name)
+    return names
 
 
 def register_catalog_tables(spark: SparkSession, settings: Settings) -> None:

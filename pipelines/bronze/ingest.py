@@ -21,7 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 from pipelines.config import Settings
 from pipelines.triggers import with_trigger
 from pipelines.schemas import BRONZE_EVENTS
-from pipelines.tables import checkpoint_path, ensure_table, table_path
+from pipelines.tables import checkpoint_path, ensure_table, require_tables_of_checkpoint, table_path
 from pipelines.vocabulary import Column as C
 from pipelines.vocabulary import Table
 
@@ -71,7 +71,9 @@ def start_bronze_stream(spark: SparkSession, settings: Settings, run_once: bool)
     scheduled incremental runs; otherwise it runs until stopped, one batch per
     ``ingest.trigger_interval_seconds``.
     """
+    require_tables_of_checkpoint(spark, settings, QUERY_NAME, (Table.BRONZE_EVENTS,))
     create_bronze_table(spark, settings)
+
     writer = (
         to_bronze_rows(read_kafka_stream(spark, settings))
         .writeStream.format("delta")

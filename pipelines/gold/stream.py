@@ -45,6 +45,7 @@ from pipelines.tables import (
     delta_table,
     ensure_table,
     read_table,
+    require_tables_of_checkpoint,
     require_upstream_table,
     table_path,
 )
@@ -66,7 +67,9 @@ def create_gold_tables(spark: SparkSession, settings: Settings) -> None:
 def start_gold_stream(spark: SparkSession, settings: Settings, run_once: bool) -> StreamingQuery:
     """Start the silver-to-gold query (``availableNow`` when ``run_once``)."""
     require_upstream_table(spark, settings, Table.SILVER_EVENTS, "gold")
+    require_tables_of_checkpoint(spark, settings, QUERY_NAME, tuple(GOLD_TABLES.values()))
     create_gold_tables(spark, settings)
+
     silver = (
         spark.readStream.format("delta")
         # Silver only ever gains rows; maintenance commits (OPTIMIZE) carry no

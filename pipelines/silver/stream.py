@@ -31,13 +31,22 @@ from pipelines.schemas import SILVER_DUPLICATES, SILVER_EVENTS, SILVER_QUARANTIN
 from pipelines.silver.deduplicate import add_payload_hash, classify_against_silver, first_delivery_per_event
 from pipelines.silver.parse import parse_events
 from pipelines.silver.validate import add_validation_reasons, is_valid
-from pipelines.tables import checkpoint_path, delta_table, ensure_table, read_table, require_upstream_table, table_path
+from pipelines.tables import (
+    checkpoint_path,
+    delta_table,
+    ensure_table,
+    read_table,
+    require_tables_of_checkpoint,
+    require_upstream_table,
+    table_path,
+)
 from pipelines.vocabulary import Column as C
 from pipelines.vocabulary import ReasonCode, Table
 
 log = logging.getLogger(__name__)
 
 QUERY_NAME = "silver_usage_events"
+SILVER_TABLES = (Table.SILVER_EVENTS, Table.SILVER_QUARANTINE, Table.SILVER_DUPLICATES)
 
 
 def create_silver_tables(spark: SparkSession, settings: Settings) -> None:
@@ -49,7 +58,9 @@ def create_silver_tables(spark: SparkSession, settings: Settings) -> None:
 def start_silver_stream(spark: SparkSession, settings: Settings, run_once: bool) -> StreamingQuery:
     """Start the bronze-to-silver query (``availableNow`` when ``run_once``)."""
     require_upstream_table(spark, settings, Table.BRONZE_EVENTS, "silver")
+    require_tables_of_checkpoint(spark, settings, QUERY_NAME, SILVER_TABLES)
     create_silver_tables(spark, settings)
+
     bronze = spark.readStream.format("delta").load(table_path(settings, Table.BRONZE_EVENTS))
     writer = (
         bronze.writeStream.queryName(QUERY_NAME)
