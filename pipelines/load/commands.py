@@ -89,7 +89,8 @@ def run_generate(settings: Settings, args: argparse.Namespace) -> int:
         summary_path = args.ground_truth.with_suffix(".summary.json")
         summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"ground truth: {args.ground_truth} ({len(totals)} rows), counts: {summary_path}")
-    print(report.describe())
+
+    # The publisher has logged report.describe() already.
     print(f"events {summary['events']} (late {summary['late_events']}), duplicates {summary['duplicates']}, "
           f"malformed {summary['malformed']}")
     return 0
@@ -117,7 +118,6 @@ def run_replay(settings: Settings, args: argparse.Namespace) -> int:
     check_event_window(settings, events)
     report = KafkaPublisher(settings.kafka).publish(encode_event(event) for event in events)
 
-    print(report.describe())
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(replay.skipped.items())) or "none"
     print(f"{data_set.name} moved to {month:%Y-%m}: {replay.rows} rows read, {len(replay.events)} events built, "
           f"{len(events)} published; skipped rows: {skipped}")
