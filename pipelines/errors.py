@@ -36,3 +36,7 @@ class BillingError(MeterhouseError):
 
 class DataLossError(MeterhouseError):
     """Records that must be billed were lost or cannot be accounted for."""
+
+
+class CheckpointError(MeterhouseError):
+    """A streaming checkpoint is damaged or no longer matches the tables it reads and writes."""

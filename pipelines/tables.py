@@ -122,6 +122,11 @@ def _remove_log_without_commits(spark: SparkSession, path: str) -> None:
     filesystem.delete(log_folder, True)
 
 
+# The stream (by query name) that reads each table. A table created again is
+# a new table to it, so its checkpoint has to go as well.
+STREAM_READERS = {Table.BRONZE_EVENTS: "silver_usage_events", Table.SILVER_EVENTS: "gold_usage"}
+
+
 def require_tables_of_checkpoint(spark: SparkSession, settings: Settings, query_name: str,
                                  tables: tuple[Table, ...]) -> None:
     """Raise SetupError when ``query_name`` has committed batches and one of ``tables`` is missing.
@@ -135,12 +140,19 @@ def require_tables_of_checkpoint(spark: SparkSession, settings: Settings, query_
         return
 
     missing = [table for table in tables if not table_exists(spark, settings, table)]
-    if missing:
-        table = missing[0]
-        raise SetupError(f"table {table.value} not found at {table_path(settings, table)}, but the {query_name} "
-                         f"checkpoint at {checkpoint} has committed batches that wrote to it. Restore the table "
-                         "from a backup, or delete that checkpoint folder so the stream starts over from its "
-                         "source (all of it for silver and gold, what Kafka still retains for bronze).")
+    if not missing:
+        return
+
+    table = missing[0]
+    message = (f"table {table.value} not found at {table_path(settings, table)}, but the {query_name} checkpoint "
+               f"at {checkpoint} has committed batches that wrote to it. Restore the table from a backup, or "
+               "delete that checkpoint folder so the stream starts over from its source (all of it for silver "
+               "and gold, what Kafka still retains for bronze).")
+    reader = STREAM_READERS.get(table)
+    if reader is not None:
+        message += (f" The {reader} stream reads this table, so delete its checkpoint at "
+                    f"{checkpoint_path(settings, reader)} too when the table is created again.")
+    raise SetupError(message)
 
 
 def _hadoop_path(spark: SparkSession, path: str):

@@ -11,7 +11,14 @@ from pipelines.errors import SetupError
 from pipelines.schemas import BRONZE_EVENTS
 from pipelines.silver.stream import QUERY_NAME as SILVER_QUERY
 from pipelines.silver.stream import start_silver_stream
-from pipelines.tables import checkpoint_path, ensure_table, read_table, require_tables_of_checkpoint, table_path
+from pipelines.tables import (
+    STREAM_READERS,
+    checkpoint_path,
+    ensure_table,
+    read_table,
+    require_tables_of_checkpoint,
+    table_path,
+)
 from pipelines.vocabulary import Table
 from tests.conftest import make_settings
 
@@ -96,3 +103,19 @@ def test_new_checkpoint_allows_missing_tables(spark, tmp_path, commit_names):
     require_tables_of_checkpoint(spark, settings, "gold_usage", (Table.GOLD_HOURLY,))
 
     assert not Path(table_path(settings, Table.GOLD_HOURLY)).exists()
+
+
+def test_stream_readers_match_query_names():
+    from pipelines.gold.stream import QUERY_NAME as GOLD_QUERY
+
+    assert STREAM_READERS == {Table.BRONZE_EVENTS: SILVER_QUERY, Table.SILVER_EVENTS: GOLD_QUERY}
+
+
+def test_missing_bronze_names_silver_checkpoint(spark, tmp_path):
+    settings = make_settings(tmp_path)
+    write_commit(settings, "bronze_usage_events", "0")
+
+    with pytest.raises(SetupError) as raised:
+        require_tables_of_checkpoint(spark, settings, "bronze_usage_events", (Table.BRONZE_EVENTS,))
+
+    assert f"delete its checkpoint at {checkpoint_path(settings, SILVER_QUERY)} too" in str(raised.value)

@@ -14,18 +14,21 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from pipelines.bronze.ingest import start_bronze_stream
+from pipelines.bronze import ingest as bronze
 from pipelines.config import Settings
-from pipelines.gold.stream import start_gold_stream
-from pipelines.silver.stream import start_silver_stream
+from pipelines.gold import stream as gold
+from pipelines.silver import stream as silver
+from pipelines.streams.checkpoints import explained_checkpoint_failures
+from pipelines.tables import checkpoint_path
 
 log = logging.getLogger(__name__)
 
 LAYERS: dict[str, Callable[[SparkSession, Settings, bool], StreamingQuery]] = {
-    "bronze": start_bronze_stream,
-    "silver": start_silver_stream,
-    "gold": start_gold_stream,
+    "bronze": bronze.start_bronze_stream,
+    "silver": silver.start_silver_stream,
+    "gold": gold.start_gold_stream,
 }
+QUERY_NAMES = {"bronze": bronze.QUERY_NAME, "silver": silver.QUERY_NAME, "gold": gold.QUERY_NAME}
 POLL_SECONDS = 2.0
 # How long a continuous run waits for a layer's first trigger before it starts
 # the next layer anyway (a first batch over a large backlog can take minutes).
@@ -56,9 +59,10 @@ def run_layers_once(spark: SparkSession, settings: Settings, layers: list[str] |
     runs = []
     for layer in layers or list(LAYERS):
         started = time.monotonic()
-        query = LAYERS[layer](spark, settings, True)
         run = LayerRun(layer)
-        _wait_with_progress(query, run)
+        with _checkpoint_failures(settings, layer):
+            query = LAYERS[layer](spark, settings, True)
+            _wait_with_progress(query, run)
         run.seconds = time.monotonic() - started
         log.info("%s caught up: %d batches, %d input rows in %.1fs (%.0f rows/s)",
                  layer, run.batches, run.input_rows, run.seconds, run.rows_per_second)
@@ -77,8 +81,9 @@ def run_layers_continuously(spark: SparkSession, settings: Settings, layers: lis
         started = time.monotonic()
         while timeout_seconds is None or time.monotonic() - started < timeout_seconds:
             for name, query in queries.items():
-                if query.exception() is not None:
-                    raise query.exception()
+                with _checkpoint_failures(settings, name):
+                    if query.exception() is not None:
+                        raise query.exception()
                 _record_progress(query, runs[name])
             time.sleep(POLL_SECONDS)
     finally:
@@ -103,14 +108,20 @@ def _start_in_order(spark: SparkSession, settings: Settings, names: list[str],
     first, *others = names
     queries[first] = _start_query(spark, settings, first)
     if others:
-        _wait_for_first_trigger(queries[first], first, FIRST_TRIGGER_WAIT_SECONDS)
+        with _checkpoint_failures(settings, first):
+            _wait_for_first_trigger(queries[first], first, FIRST_TRIGGER_WAIT_SECONDS)
     for name in others:
         queries[name] = _start_query(spark, settings, name)
 
 
+def _checkpoint_failures(settings: Settings, layer: str):
+    return explained_checkpoint_failures(layer, checkpoint_path(settings, QUERY_NAMES[layer]))
+
+
 def _start_query(spark: SparkSession, settings: Settings, layer: str) -> StreamingQuery:
     started = time.monotonic()
-    query = LAYERS[layer](spark, settings, False)
+    with _checkpoint_failures(settings, layer):
+        query = LAYERS[layer](spark, settings, False)
     log.info("%s query started in %.1fs", layer, time.monotonic() - started)
     return query
 
