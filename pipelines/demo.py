@@ -169,11 +169,12 @@ def print_summary(spark: SparkSession, settings: Settings, month: str, publish_s
     print(f"end to end: {stream_rows} records read from Kafka in {wall_seconds:.0f} s of wall time "
           f"= {stream_rows / wall_seconds:.0f} records/s (publishing, streams, invoices, quality, reconciliation, exports)")
     print("\nrecords per layer")
-    print(f"  bronze      {totals.bronze:>10}")
-    print(f"  silver      {totals.silver:>10}")
-    print(f"  quarantine  {totals.quarantine:>10}")
-    print(f"  duplicates  {totals.duplicates:>10}")
-    _print_gold_counts(spark, settings)
+    counts = {"bronze": totals.bronze, "silver": totals.silver, "quarantine": totals.quarantine,
+              "duplicates": totals.duplicates}
+    for table in (Table.GOLD_HOURLY, Table.GOLD_DAILY):
+        counts[table.value] = read_table(spark, settings, table).count()
+    for name, count in counts.items():
+        print(f"  {name:<17} {count:>10}")
     print("\nstreams (this run)")
     for run in runs:
         print(f"  {run.layer:<7} {run.input_rows:>10} rows in {run.seconds:>6.1f} s = {run.rows_per_second:>9.0f} rows/s")
@@ -184,11 +185,6 @@ def print_summary(spark: SparkSession, settings: Settings, month: str, publish_s
     for table in Table:
         print(f"  {table.value:<28} {table_path(settings, table)}")
     by_tenant.unpersist()
-
-
-def _print_gold_counts(spark: SparkSession, settings: Settings) -> None:
-    for table in (Table.GOLD_HOURLY, Table.GOLD_DAILY):
-        print(f"  {table.value:<11} {read_table(spark, settings, table).count():>10} rows")
 
 
 def _print_quarantine_reasons(spark: SparkSession, settings: Settings) -> None:
