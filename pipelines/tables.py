@@ -114,7 +114,7 @@ def _remove_log_without_commits(spark: SparkSession, path: str) -> None:
     if not filesystem.exists(log_folder):
         return
 
-    if _file_names(filesystem, log_folder, lambda name: bool(_VERSION_FILE.match(name)) or name == "_last_checkpoint"):
+    if _has_file(filesystem, log_folder, lambda name: bool(_VERSION_FILE.match(name)) or name == "_last_checkpoint"):
         return
 
     log.warning("%s/_delta_log contains no table version (a creation was interrupted); "
@@ -136,7 +136,7 @@ def require_tables_of_checkpoint(spark: SparkSession, settings: Settings, query_
     """
     checkpoint = checkpoint_path(settings, query_name)
     filesystem, commits = _hadoop_path(spark, f"{checkpoint}/commits")
-    if not filesystem.exists(commits) or not _file_names(filesystem, commits, str.isdigit):
+    if not filesystem.exists(commits) or not _has_file(filesystem, commits, str.isdigit):
         return
 
     missing = [table for table in tables if not table_exists(spark, settings, table)]
@@ -161,15 +161,14 @@ def _hadoop_path(spark: SparkSession, path: str):
     return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
-def _file_names(filesystem, folder, accept) -> list[str]:
-    """Return the names of the files under ``folder``, at any depth, that ``accept`` keeps."""
-    names = []
+def _has_file(filesystem, folder, accept) -> bool:
+    """Return whether a file under ``folder``, at any depth, has a name that ``accept`` takes."""
+    # Each step of the listing is a call into the JVM, so it stops at the first match.
     files = filesystem.listFiles(folder, True)
     while files.hasNext():
-        name = files.next().getPath().getName()
-        if accept(name):
-            names.append(name)
-    return names
+        if accept(files.next().getPath().getName()):
+            return True
+    return False
 
 
 def register_catalog_tables(spark: SparkSession, settings: Settings) -> None:
