@@ -45,7 +45,7 @@ class BrokerStatus:
             return f"running: pid {self.pid}, answering on {self.bootstrap_servers}"
         if self.pid:
             return f"process {self.pid} exists but {self.bootstrap_servers} does not answer"
-        return f"stopped: nothing answers on {self.bootstrap_servers}"
+        return f"not running: nothing answers on {self.bootstrap_servers}"
 
 
 class LocalBroker:

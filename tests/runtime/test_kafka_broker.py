@@ -1,4 +1,4 @@
-"""Cluster ids for the local broker's storage format, and the check of the stream's topic."""
+"""Cluster ids for the local broker's storage format, its status wording, and the check of the stream's topic."""
 
 import uuid
 from dataclasses import replace
@@ -52,3 +52,11 @@ def test_check_topic_names_silent_address(settings):
         kafka_broker.check_topic(silent, timeout_seconds=1)
 
     assert "meterhouse kafka start" in str(raised.value)
+
+
+def test_status_wording_per_state():
+    from pipelines.runtime.kafka_broker import BrokerStatus
+
+    assert BrokerStatus(41, True, "127.0.0.1:9092").describe() == "running: pid 41, answering on 127.0.0.1:9092"
+    assert BrokerStatus(41, False, "127.0.0.1:9092").describe() == "process 41 exists but 127.0.0.1:9092 does not answer"
+    assert BrokerStatus(None, False, "127.0.0.1:9092").describe() == "not running: nothing answers on 127.0.0.1:9092"
