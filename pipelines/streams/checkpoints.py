@@ -45,6 +45,13 @@ def explain_checkpoint_failure(message: str, layer: str, checkpoint: str) -> Che
             f"checkpoint file {damaged.group(1)} of the {layer} stream is incomplete or unreadable, for example "
             f"after a full disk or a storage failure. {_repair_advice(layer, checkpoint)}")
 
+    if "terminated with exception: Unexpected end-of-input" in message:
+        # Jackson's wording for JSON that stops early. Spark does not name the file here.
+        return CheckpointError(
+            f"a file of the {layer} stream's checkpoint at {checkpoint} ends in the middle of its JSON, for example "
+            "after a full disk or a storage failure. The files of its offsets and commits folders are text, and "
+            f"the damaged one has a cut-off last line. {_repair_advice(layer, checkpoint)}")
+
     if "terminated with exception: assertion failed" in message:
         return CheckpointError(
             f"the {layer} stream failed Spark's bare 'assertion failed' check on its checkpoint at {checkpoint}. "

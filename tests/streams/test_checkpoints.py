@@ -50,6 +50,16 @@ def test_damaged_bronze_file_needs_backup():
     assert "not safe for bronze" in str(error)
 
 
+def test_cut_short_json_explained():
+    message = ("[STREAM_FAILED] Query [id = 1] terminated with exception: Unexpected end-of-input in field name "
+               "SQLSTATE: XXKST")
+
+    error = explain_checkpoint_failure(message, "gold", "/lake/_checkpoints/gold_usage")
+
+    assert str(error).startswith("a file of the gold stream's checkpoint at /lake/_checkpoints/gold_usage ends in")
+    assert "Delete the newest files of its offsets and commits folders" in str(error)
+
+
 def test_bare_assertion_explained():
     message = "[STREAM_FAILED] Query [id = 1] terminated with exception: assertion failed SQLSTATE: XXKST"
 
@@ -115,3 +125,15 @@ def test_empty_offsets_file_named(spark, settings):
 
     assert silver_event_ids(spark, settings) == ["e-1", "e-2"]
     assert read_table(spark, settings, Table.SILVER_DUPLICATES).count() == 0
+
+
+@pytest.mark.slow
+def test_cut_short_commit_explained(spark, settings):
+    write_two_events(spark, settings)
+    run_layers_once(spark, settings, ["silver"])
+    commit = Path(checkpoint_path(settings, SILVER_QUERY)) / "commits" / "0"
+    commit.write_text(commit.read_text()[:20])
+    commit.with_name(".0.crc").unlink()
+
+    with pytest.raises(CheckpointError, match="ends in the middle of its JSON"):
+        run_layers_once(spark, settings, ["silver"])
