@@ -105,11 +105,16 @@ def test_recreated_bronze_table_stops_silver(spark, settings):
     assert read_table(spark, settings, Table.SILVER_DUPLICATES).count() == 0
 
 
-@pytest.mark.slow
-def test_empty_offsets_file_named(spark, settings):
+def silver_checkpoint_file(spark, settings, folder: str) -> Path:
+    """Run silver once over two events and return its checkpoint's file ``folder``/0."""
     write_two_events(spark, settings)
     run_layers_once(spark, settings, ["silver"])
-    offsets = Path(checkpoint_path(settings, SILVER_QUERY)) / "offsets" / "0"
+    return Path(checkpoint_path(settings, SILVER_QUERY)) / folder / "0"
+
+
+@pytest.mark.slow
+def test_empty_offsets_file_named(spark, settings):
+    offsets = silver_checkpoint_file(spark, settings, "offsets")
     offsets.write_text("")
     offsets.with_name(".0.crc").unlink(missing_ok=True)
 
@@ -129,9 +134,7 @@ def test_empty_offsets_file_named(spark, settings):
 
 @pytest.mark.slow
 def test_cut_short_commit_explained(spark, settings):
-    write_two_events(spark, settings)
-    run_layers_once(spark, settings, ["silver"])
-    commit = Path(checkpoint_path(settings, SILVER_QUERY)) / "commits" / "0"
+    commit = silver_checkpoint_file(spark, settings, "commits")
     commit.write_text(commit.read_text()[:20])
     commit.with_name(".0.crc").unlink()
 
