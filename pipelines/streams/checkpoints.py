@@ -36,8 +36,8 @@ def explain_checkpoint_failure(message: str, layer: str, checkpoint: str) -> Che
         return CheckpointError(
             f"the {layer} stream's checkpoint at {checkpoint} belongs to an earlier table at its source path: "
             "the source table was deleted and created again since. Delete the checkpoint folder so that the "
-            "stream reads the new table from its start. Silver inserts each Kafka record once, by its "
-            "coordinates, and gold recomputes the windows it touches, so nothing is counted twice.")
+            "stream reads the new table from its start. Silver writes each event and each Kafka record once, "
+            "and gold recomputes the windows it touches, so nothing is counted twice.")
 
     damaged = DAMAGED_FILE.search(message)
     if damaged:
