@@ -85,6 +85,8 @@ def ensure_table(
     readers query a layer before its first batch arrives.
     """
     path = table_path(settings, table)
+    # NOTE: a table whose newest log file is cut short passes here and fails at
+    # its first scan. This was seen with the file's .crc kept. Without it, untested.
     _remove_log_without_commits(spark, path)
 
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
